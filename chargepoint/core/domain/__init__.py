@@ -1,0 +1,1 @@
+"""The version-neutral charging domain: station, EVSEs, sessions, authorisation, settings."""

@@ -1,0 +1,1 @@
+"""OCPP-J framing, schema validation, outgoing-call bookkeeping and the durable outbox."""

@@ -1,0 +1,1 @@
+"""Real device drivers (serial, Modbus, GPIO); the only package that imports pyserial or pymodbus."""
