@@ -1,0 +1,24 @@
+"""Registers the real drivers in ``hal.registry`` by name, lazily: importing this imports no pymodbus.
+
+Meters: one name per built-in model file (``drivers/modbus/models/*.toml`` stems) plus ``"generic"``
+(the installer's own ``register_map``), all served by ``drivers.modbus.meter:create_meter`` which reads
+``model`` from the options. Contactors: ``"modbus_relay"``.
+"""
+
+from __future__ import annotations
+
+from drivers.modbus.model import builtin_model_names
+from hal import registry
+
+METER_FACTORY = "drivers.modbus.meter:create_meter"
+RELAY_FACTORY = "drivers.modbus.relay:create_relay"
+
+
+def register_drivers() -> None:
+    """Register every driver of this package (idempotent)."""
+    for name in [*builtin_model_names(), "generic"]:
+        registry.register("meter", name, METER_FACTORY)
+    registry.register("contactor", "modbus_relay", RELAY_FACTORY)
+
+
+register_drivers()
