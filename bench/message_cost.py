@@ -92,6 +92,68 @@ def ocpp_round_trip(payload: dict[str, object], *, validate: bool) -> Callable[[
     return run
 
 
+def core_round_trip(*, validate: bool) -> Callable[[], None]:
+    """The whole station core for one periodic sample of a running transaction: the meter sample event,
+    the sampling timer building MeterValues (10 values), the durable outbox (Persist), framing and
+    validation of the CALL, then the CSMS's answer decoded, validated and the row forgotten."""
+    import json
+    from datetime import UTC, datetime
+
+    from chargepoint.core.actions import SendText
+    from chargepoint.core.clock import Now
+    from chargepoint.core.events import (
+        MeterSampled, PilotChanged, Restored, TextReceived, TokenPresented, TransportOpened,
+    )
+    from chargepoint.core.ocpp16.station import EvseSpec, Station16, StationInfo
+    from hal.types import MeterSample, PilotState
+
+    station = Station16(StationInfo("BENCH", "V", "M", evses=(EvseSpec(1, 32.0, 3),), validate=validate))
+    clock = [Now(0.0, datetime(2026, 1, 1, tzinfo=UTC))]
+    sample = MeterSample(energy_wh=1000.0, power_w=11000.0, current_a=(16.0, 16.0, 16.0),
+                         voltage_v=(230.0, 230.0, 230.0), frequency_hz=50.0, power_factor=0.99)
+
+    def answer(actions: list[object]) -> str | None:
+        """Answer every CALL like a friendly CSMS; returns the unique id of a MeterValues call."""
+        uid = None
+        while actions:
+            texts = [a.text for a in actions if isinstance(a, SendText)]
+            actions = []
+            for text in texts:
+                msg = json.loads(text)
+                if msg[0] != 2:
+                    continue
+                if msg[2] == "MeterValues":
+                    uid = msg[1]
+                    continue
+                reply = {"BootNotification": {"status": "Accepted", "interval": 0,
+                                              "currentTime": "2026-01-01T00:00:00.000Z"},
+                         "Authorize": {"idTagInfo": {"status": "Accepted"}},
+                         "StartTransaction": {"transactionId": 1, "idTagInfo": {"status": "Accepted"}},
+                         }.get(msg[2], {})
+                actions += station.handle(TextReceived(json.dumps([3, msg[1], reply])), clock[0])
+        return uid
+
+    station.handle(Restored(()), clock[0])
+    station.settings.set("HeartbeatInterval", 0)
+    station.settings.set("MeterValueSampleInterval", 1)
+    station.settings.set("MeterValuesSampledData", "Energy.Active.Import.Register,Power.Active.Import,"
+                         "Current.Import,Voltage,Frequency,Power.Factor")
+    answer(station.handle(TransportOpened("ocpp1.6"), clock[0]))
+    station.handle(MeterSampled(1, sample), clock[0])
+    answer(station.handle(PilotChanged(1, PilotState.B), clock[0]))
+    answer(station.handle(TokenPresented("r", "CARD"), clock[0]))
+
+    def once() -> None:
+        clock[0] = clock[0].later(1.0)
+        now = clock[0]
+        actions = station.handle(MeterSampled(1, sample), now) + station.handle_timer(now)
+        uid = answer(list(actions))
+        assert uid is not None
+        station.handle(TextReceived(f'[3,"{uid}",{{}}]'), now)
+
+    return once
+
+
 def cpu_seconds_per_call(fn: Callable[[], object], iterations: int) -> float:
     start = time.process_time()
     for _ in range(iterations):
@@ -111,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = decode(RESULT_TEXT, Dialect.V16)
     assert isinstance(result, CallResult)
     variants: dict[str, Callable[[], object]] = {
+        "core, validation off": core_round_trip(validate=False),
+        "core, validation on": core_round_trip(validate=True),
         "station, validation off": station_round_trip(SchemaSet("1.6", enabled=False), payload),
         "station, validation on": station_round_trip(schemas, payload),
         "ocpp lib, validation off": ocpp_round_trip(payload, validate=False),
@@ -133,10 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"MeterValues round trip (10 sampled values), CPU time, best of {args.rounds} x {per_round}:")
     for name, seconds in best.items():
         print(f"  {name:<26} {seconds * 1e6:8.2f} us   {seconds / off:5.2f}x station-off")
+    core_ratio = best["core, validation on"] / best["core, validation off"]
+    print(f"whole core per MeterValues round trip, validation on/off: {core_ratio:.2f}x "
+          f"({'meets' if core_ratio <= GOAL else 'misses'} the {GOAL}x goal)")
     on_ratio = best["station, validation on"] / off
     lib_ratio = best["ocpp lib, validation on"] / best["ocpp lib, validation off"]
     verdict = "meets" if on_ratio <= GOAL else "misses"
-    print(f"station validation on/off: {on_ratio:.2f}x ({verdict} the {GOAL}x goal)")
+    print(f"codec alone (encode+decode) validation on/off: {on_ratio:.2f}x ({verdict} the {GOAL}x goal)")
     print(f"ocpp lib validation on/off: {lib_ratio:.2f}x; ocpp lib on / station on: "
           f"{best['ocpp lib, validation on'] / best['station, validation on']:.2f}x")
     return 0

@@ -1,0 +1,149 @@
+"""The composition root: turn a loaded config into a running station (core, store, transport, devices).
+
+``serve`` runs until SIGTERM/SIGINT or an OCPP reset; with the simulated HAL it also opens the tester's
+control socket (``chargepoint sim ...``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chargepoint.core.station import EvseSpec, StationInfo, build_core
+from chargepoint.service.config import Config
+from chargepoint.service.control import ControlServer
+from chargepoint.service.runner import Runner, RunResult, open_store
+from chargepoint.service.transport import TransportSettings
+from hal.sim import SimStation, build_sim_station
+from hal.station import StationHardware
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+
+
+class HardwareNotAvailable(RuntimeError):
+    """The configured HAL driver cannot be built in this installation."""
+
+
+def station_info(config: Config) -> StationInfo:
+    s = config.station
+    return StationInfo(
+        station_id=s.id,
+        vendor=s.vendor,
+        model=s.model,
+        serial_number=s.serial_number,
+        firmware_version=s.firmware_version,
+        evses=tuple(EvseSpec(e.id, float(e.max_current_a), e.phases) for e in config.evses),
+        call_timeout_s=config.csms.call_timeout_s,
+    )
+
+
+def transport_settings(config: Config) -> TransportSettings:
+    c = config.csms
+    return TransportSettings(
+        url=c.url,
+        station_id=config.station.id,
+        subprotocol=SUBPROTOCOL[config.station.ocpp_version],
+        security_profile=c.security_profile,
+        password=c.password,
+        ca_file=c.ca_file,
+        client_cert=c.client_cert,
+        client_key=c.client_key,
+        ping_interval_s=c.ping_interval_s or None,
+    )
+
+
+def build_hardware(config: Config, sim_clock: Callable[[], float] | None = None) -> tuple[
+    StationHardware, SimStation | None
+]:
+    if config.hal.driver == "sim":
+        specs = [(e.id, float(e.max_current_a), e.phases) for e in config.evses]
+        sim = build_sim_station(specs, clock=sim_clock) if sim_clock else build_sim_station(specs)
+        return sim.hardware, sim
+    raise HardwareNotAvailable(
+        f"{config.source}: hal.driver = \"hardware\" needs the real drivers, which this build does not "
+        "register yet; use driver = \"sim\""
+    )
+
+
+@dataclass
+class Station:
+    """A built station, ready to ``run``."""
+
+    config: Config
+    runner: Runner
+    sim: SimStation | None
+
+    async def control(self, argv: list[str]) -> dict[str, object]:
+        """The control-socket handler: device commands to the simulator, ``status`` merged with the core."""
+        if argv[:1] == ["status"]:
+            core = self.runner.snapshot()
+            devices = self.sim.snapshot() if self.sim else {}
+            return {"ok": True, **merge_status(core, devices)}
+        if self.sim is None:
+            return {"ok": False, "error": "no simulated devices in this station"}
+        return await self.sim.command(argv)
+
+
+def merge_status(core: dict[str, object], devices: dict[str, object]) -> dict[str, object]:
+    """Per EVSE: what the core says (status, transaction) and what the devices measure."""
+    by_id: dict[object, dict[str, object]] = {}
+    dev_evses = devices.get("evses", [])
+    for item in dev_evses if isinstance(dev_evses, list) else []:
+        if isinstance(item, dict):
+            by_id[item.get("evse", item.get("id"))] = item
+    evses = []
+    core_evses = core.get("evses", [])
+    for item in core_evses if isinstance(core_evses, list) else []:
+        if not isinstance(item, dict):
+            continue
+        merged = dict(item)
+        dev = by_id.get(item.get("evse"), {})
+        for key in ("plugged", "ev_state", "pilot", "current_a", "power_w", "faults"):
+            if key in dev:
+                merged[key] = dev[key]
+        if "energy_wh" in dev:
+            merged["meter_energy_wh"] = dev["energy_wh"]
+        evses.append(merged)
+    return {**core, "evses": evses}
+
+
+async def build_station(config: Config, sim_clock: Callable[[], float] | None = None) -> Station:
+    if config.station.ocpp_version != "1.6":
+        build_core(station_info(config), config.station.ocpp_version)  # raises UnsupportedVersion
+    hardware, sim = build_hardware(config, sim_clock)
+    store = await open_store(config.storage.dir)
+    core = build_core(station_info(config), config.station.ocpp_version)
+    runner = Runner(core, store, transport_settings(config), hardware)
+    return Station(config, runner, sim)
+
+
+async def serve(config: Config, *, sim_clock: Callable[[], float] | None = None,
+                on_station: Callable[[Station], None] | None = None) -> RunResult:
+    """Run the station until a signal or a reset."""
+    station = await build_station(config, sim_clock)
+    control: ControlServer | None = None
+    if config.hal.driver == "sim" and config.hal.control_socket is not None:
+        control = ControlServer(config.hal.control_socket, station.control)
+        await control.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, station.runner.stop)
+    if on_station is not None:
+        on_station(station)
+    try:
+        result = await station.runner.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        if control is not None:
+            await control.close()
+        await station.runner.store.close()
+    return result

@@ -1,0 +1,238 @@
+"""A small OCPP 1.6J central system on loopback, built on the ``ocpp`` library's server side.
+
+``chargepoint demo`` runs the station against it, and the pair tests use it as their CSMS. It is strict:
+the ``ocpp`` library validates every message against the official schemas, and this class also checks what
+the library does not (timestamps in UTC with ``Z`` and at most millisecond precision). Every frame is
+recorded, so a test or the demo can show the exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as OcppChargePoint
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+STRICT_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$")
+
+
+@dataclass(slots=True)
+class Frame:
+    """One frame on the wire, as the CSMS saw it. ``direction`` is ``"<"`` from the station."""
+
+    station_id: str
+    direction: str
+    text: str
+
+
+@dataclass
+class CsmsPolicy:
+    """How the CSMS answers; tests change these between steps."""
+
+    boot_status: str = "Accepted"
+    heartbeat_interval: int = 300
+    rejected_tokens: set[str] = field(default_factory=set)
+    password: str | None = None  # basic auth expected from stations (profiles 1-2)
+    answer_delay_s: float = 0.0
+
+
+class _RecordingConnection:
+    """Wraps a server connection so every frame in and out is recorded."""
+
+    def __init__(self, ws: ServerConnection, station_id: str, frames: list[Frame],
+                 notify: Callable[[], None]) -> None:
+        self._ws = ws
+        self._id = station_id
+        self._frames = frames
+        self._notify = notify
+
+    async def recv(self) -> str:
+        text = await self._ws.recv()
+        assert isinstance(text, str)
+        self._frames.append(Frame(self._id, "<", text))
+        self._notify()
+        return text
+
+    async def send(self, text: str) -> None:
+        self._frames.append(Frame(self._id, ">", text))
+        self._notify()
+        await self._ws.send(text)
+
+
+class StationSession(OcppChargePoint):  # type: ignore[misc]
+    """The CSMS's side of one station's connection."""
+
+    def __init__(self, station_id: str, connection: _RecordingConnection, csms: Csms) -> None:
+        super().__init__(station_id, connection, response_timeout=10)
+        self.csms = csms
+
+    def _now(self) -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def _check_ts(self, action: str, *values: Any) -> None:
+        for value in values:
+            if isinstance(value, str) and not STRICT_TS.match(value):
+                self.csms.violations.append(f"{action}: timestamp {value!r} is not UTC/Z/ms")
+
+    async def _delay(self) -> None:
+        if self.csms.policy.answer_delay_s:
+            await asyncio.sleep(self.csms.policy.answer_delay_s)
+
+    @on(Action.boot_notification)  # type: ignore[misc]
+    async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
+        await self._delay()
+        return call_result.BootNotification(
+            current_time=self._now(),
+            interval=self.csms.policy.heartbeat_interval,
+            status=RegistrationStatus(self.csms.policy.boot_status),
+        )
+
+    @on(Action.heartbeat)  # type: ignore[misc]
+    def on_heartbeat(self) -> Any:
+        return call_result.Heartbeat(current_time=self._now())
+
+    @on(Action.status_notification)  # type: ignore[misc]
+    def on_status(self, connector_id: int, error_code: str, status: str, **kw: Any) -> Any:
+        self._check_ts("StatusNotification", kw.get("timestamp"))
+        return call_result.StatusNotification()
+
+    def _id_tag_info(self, id_tag: str) -> dict[str, str]:
+        rejected = id_tag in self.csms.policy.rejected_tokens
+        status = AuthorizationStatus.invalid if rejected else AuthorizationStatus.accepted
+        return {"status": status.value}
+
+    @on(Action.authorize)  # type: ignore[misc]
+    async def on_authorize(self, id_tag: str) -> Any:
+        await self._delay()
+        return call_result.Authorize(id_tag_info=self._id_tag_info(id_tag))
+
+    @on(Action.start_transaction)  # type: ignore[misc]
+    async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
+                       **_: Any) -> Any:
+        await self._delay()
+        self._check_ts("StartTransaction", timestamp)
+        tx_id = next(self.csms.tx_ids)
+        self.csms.transactions[tx_id] = {"connector": connector_id, "id_tag": id_tag,
+                                         "meter_start": meter_start, "start": timestamp}
+        return call_result.StartTransaction(transaction_id=tx_id, id_tag_info=self._id_tag_info(id_tag))
+
+    @on(Action.stop_transaction)  # type: ignore[misc]
+    async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any) -> Any:
+        await self._delay()
+        self._check_ts("StopTransaction", timestamp)
+        record = self.csms.transactions.setdefault(transaction_id, {})
+        record.update({"meter_stop": meter_stop, "stop": timestamp, "reason": kw.get("reason")})
+        return call_result.StopTransaction()
+
+    @on(Action.meter_values)  # type: ignore[misc]
+    def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
+        for mv in meter_value:
+            self._check_ts("MeterValues", mv.get("timestamp"))
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)  # type: ignore[misc]
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.diagnostics_status_notification)  # type: ignore[misc]
+    def on_diag(self, status: str) -> Any:
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)  # type: ignore[misc]
+    def on_firmware(self, status: str) -> Any:
+        return call_result.FirmwareStatusNotification()
+
+
+class Csms:
+    """The central system: a websockets server plus the sessions of connected stations."""
+
+    def __init__(self, policy: CsmsPolicy | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.policy = policy or CsmsPolicy()
+        self.ssl_context = ssl_context
+        self.frames: list[Frame] = []
+        self.violations: list[str] = []
+        self.sessions: dict[str, StationSession] = {}
+        self.transactions: dict[int, dict[str, Any]] = {}
+        self.tx_ids = itertools.count(1001)
+        self.auth_failures = 0
+        self._server: Server | None = None
+        self._changed = asyncio.Event()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.ssl_context else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ocpp"
+
+    async def start(self, port: int = 0) -> str:
+        self._server = await serve(
+            self._handler, "127.0.0.1", port, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            ssl=self.ssl_context, process_request=self._check_auth,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.url
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    def _check_auth(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.policy.password is None:
+            return None
+        station_id = request.path.rstrip("/").rsplit("/", 1)[-1]
+        expected = base64.b64encode(f"{station_id}:{self.policy.password}".encode()).decode()
+        if request.headers.get("Authorization") == f"Basic {expected}":
+            return None
+        self.auth_failures += 1
+        return Response(HTTPStatus.UNAUTHORIZED, "Unauthorized", Headers(), b"")
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request else "/"
+        station_id = path.rstrip("/").rsplit("/", 1)[-1]
+        session = StationSession(station_id, _RecordingConnection(ws, station_id, self.frames, self._notify),
+                                 self)
+        self.sessions[station_id] = session
+        with contextlib.suppress(Exception):
+            await session.start()
+        if self.sessions.get(station_id) is session:
+            del self.sessions[station_id]
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds (checked after every frame)."""
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    def received(self, action: str) -> list[list[Any]]:
+        """Every CALL of ``action`` the stations sent, decoded."""
+        import json
+
+        out = []
+        for frame in self.frames:
+            if frame.direction == "<":
+                msg = json.loads(frame.text)
+                if msg[0] == 2 and msg[2] == action:
+                    out.append(msg)
+        return out

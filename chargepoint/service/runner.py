@@ -1,0 +1,285 @@
+"""The runner: the one task that owns the core, executes its actions and arms its one timer.
+
+Everything else is a producer of events (transport, pilot, readers, meter polling, control socket) feeding
+one queue. Order rules: store writes (``Persist``/``Forget``) are batched and awaited before any later
+action runs, so a transaction message is on disk before it is sent. Device commands go to one worker per
+EVSE so a slow or dead device never stalls the core; their outcomes come back as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chargepoint.core.actions import (
+    Action,
+    Forget,
+    Log,
+    Persist,
+    Reboot,
+    RebootKind,
+    Reconnect,
+    SendText,
+    SetContactor,
+    SetEvseEnabled,
+    SetLock,
+    SetPilotCurrent,
+)
+from chargepoint.core.clock import Now
+from chargepoint.core.events import (
+    ContactorChanged,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    LockResult,
+    MeterReadFailed,
+    MeterSampled,
+    PilotChanged,
+    Restored,
+    TextReceived,
+    TokenPresented,
+    TransportClosed,
+    TransportOpened,
+)
+from chargepoint.core.station import Core
+from chargepoint.service.logs import redact
+from chargepoint.service.persistence import AsyncStore
+from chargepoint.service.transport import NotConnected, Transport, TransportSettings
+from hal.errors import DeviceFault, HalError
+from hal.station import EvseHardware, StationHardware
+from hal.types import FaultCode
+
+log = logging.getLogger(__name__)
+frames = logging.getLogger("chargepoint.frames")
+
+METER_POLL_S = 1.0
+DEVICE_RETRY_S = 5.0
+
+DeviceCommand = SetContactor | SetPilotCurrent | SetEvseEnabled | SetLock
+
+
+def wall_now() -> Now:
+    """Read both clocks: the only place the station reads the time."""
+    return Now(time.monotonic(), datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Why ``run`` returned: a reset the CSMS asked for, or a plain stop."""
+
+    reboot: RebootKind | None = None
+
+
+class _TransportEvents:
+    """Turns transport callbacks into core events without ever blocking the receive loop."""
+
+    def __init__(self, queue: asyncio.Queue[Event]) -> None:
+        self._queue = queue
+
+    def on_open(self, subprotocol: str) -> None:
+        self._queue.put_nowait(TransportOpened(subprotocol))
+
+    def on_text(self, text: str) -> None:
+        if frames.isEnabledFor(logging.DEBUG):
+            frames.debug("< %s", redact(text))
+        self._queue.put_nowait(TextReceived(text))
+
+    def on_close(self, reason: str) -> None:
+        self._queue.put_nowait(TransportClosed(reason))
+
+
+class Runner:
+    """Wires one core to its store, its transport and its devices, and runs them."""
+
+    def __init__(
+        self,
+        core: Core,
+        store: AsyncStore,
+        transport_settings: TransportSettings,
+        hardware: StationHardware,
+        *,
+        clock: Callable[[], Now] = wall_now,
+        meter_poll_s: float = METER_POLL_S,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.core = core
+        self.store = store
+        self.hardware = hardware
+        self.clock = clock
+        self.meter_poll_s = meter_poll_s
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        self.transport = Transport(transport_settings, _TransportEvents(self.events))
+        self._device_queues: dict[int, asyncio.Queue[DeviceCommand]] = {
+            e.evse_id: asyncio.Queue() for e in hardware.evses
+        }
+        self._evse_hw = {e.evse_id: e for e in hardware.evses}
+        self._stop = asyncio.Event()
+        self._result = RunResult()
+        self._on_ready = on_ready
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``run`` to return (SIGTERM / SIGINT)."""
+        self._stop.set()
+
+    def snapshot(self) -> dict[str, object]:
+        return self.core.snapshot()
+
+    async def run(self) -> RunResult:
+        records = await self.store.load()
+        await self._execute(self.core.handle(Restored(tuple(records)), self.clock()))
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self.transport.run(), name="transport"),
+                    group.create_task(self._core_loop(), name="core"),
+                ]
+                for evse in self.hardware.evses:
+                    tasks.append(group.create_task(self._pilot_task(evse), name=f"pilot-{evse.evse_id}"))
+                    tasks.append(group.create_task(self._meter_task(evse), name=f"meter-{evse.evse_id}"))
+                    tasks.append(group.create_task(self._device_worker(evse), name=f"dev-{evse.evse_id}"))
+                for reader in self.hardware.readers:
+                    tasks.append(group.create_task(self._reader_task(reader), name=f"rfid-{reader.name}"))
+                if self._on_ready is not None:
+                    self._on_ready()
+                await self._stop.wait()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            await self.transport.stop()
+        return self._result
+
+    # -- the core loop -----------------------------------------------------------------------------
+
+    async def _core_loop(self) -> None:
+        while True:
+            deadline = self.core.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock().monotonic)
+            event: Event | None = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    event = await self.events.get()
+            now = self.clock()
+            if event is not None:
+                await self._execute(self.core.handle(event, now))
+            deadline = self.core.next_deadline()
+            if deadline is not None and deadline <= now.monotonic:
+                await self._execute(self.core.handle_timer(now))
+
+    async def _execute(self, actions: list[Action]) -> None:
+        batch: list[Persist | Forget] = []
+        for action in actions:
+            if isinstance(action, Persist | Forget):
+                batch.append(action)
+                continue
+            if batch:
+                await self.store.apply(batch)  # durable before anything after it happens
+                batch = []
+            await self._run_action(action)
+        if batch:
+            await self.store.apply(batch)
+
+    async def _run_action(self, action: Action) -> None:
+        match action:
+            case SendText(text):
+                if frames.isEnabledFor(logging.DEBUG):
+                    frames.debug("> %s", redact(text))
+                with contextlib.suppress(NotConnected):
+                    await self.transport.send(text)
+            case SetContactor() | SetPilotCurrent() | SetEvseEnabled() | SetLock():
+                queue = self._device_queues.get(action.evse)
+                if queue is not None:
+                    queue.put_nowait(action)
+            case Log(level, message):
+                log.log(level, "%s", message)
+            case Reconnect(reason):
+                self.transport.reconnect(reason)
+            case Reboot(kind):
+                self._result = RunResult(reboot=kind)
+                self._stop.set()
+
+    # -- devices -----------------------------------------------------------------------------------
+
+    async def _device_worker(self, evse: EvseHardware) -> None:
+        queue = self._device_queues[evse.evse_id]
+        while True:
+            command = await queue.get()
+            await self._device_command(evse, command)
+
+    async def _device_command(self, evse: EvseHardware, command: DeviceCommand) -> None:
+        put = self.events.put_nowait
+        try:
+            match command:
+                case SetContactor(_, closed):
+                    await evse.contactor.set_closed(closed)
+                    put(ContactorChanged(evse.evse_id, await evse.contactor.is_closed()))
+                case SetPilotCurrent(_, current_a):
+                    await evse.pilot.set_current_limit(current_a)
+                case SetEvseEnabled(_, enabled):
+                    await evse.pilot.set_enabled(enabled)
+                case SetLock(_, locked):
+                    if evse.lock is None:
+                        put(LockResult(evse.evse_id, locked, ok=False))
+                    else:
+                        await evse.lock.set_locked(locked)
+                        put(LockResult(evse.evse_id, locked, ok=True))
+        except DeviceFault as err:
+            code = FaultCode.POWER_SWITCH_FAILURE
+            if isinstance(command, SetLock):
+                code = FaultCode.CONNECTOR_LOCK_FAILURE
+                put(LockResult(evse.evse_id, command.locked, ok=False))
+            put(FaultRaised(evse.evse_id, code, str(err)[:50]))
+        except HalError as err:
+            log.warning("EVSE %s: %s failed: %s", evse.evse_id, type(command).__name__, err)
+            if isinstance(command, SetLock):
+                put(LockResult(evse.evse_id, command.locked, ok=False))
+
+    async def _pilot_task(self, evse: EvseHardware) -> None:
+        fault: FaultCode | None = None
+        while True:
+            try:
+                async for status in evse.pilot.status_updates():
+                    if status.fault != fault:
+                        if fault is not None:
+                            self.events.put_nowait(FaultCleared(evse.evse_id, fault))
+                        if status.fault is not None:
+                            self.events.put_nowait(FaultRaised(evse.evse_id, status.fault, "EVSE controller"))
+                        fault = status.fault
+                    self.events.put_nowait(PilotChanged(evse.evse_id, status.state))
+            except HalError as err:
+                log.warning("EVSE %s: pilot unavailable: %s", evse.evse_id, err)
+            await asyncio.sleep(DEVICE_RETRY_S)
+
+    async def _meter_task(self, evse: EvseHardware) -> None:
+        while True:
+            try:
+                sample = await evse.meter.read()
+            except HalError as err:
+                self.events.put_nowait(MeterReadFailed(evse.evse_id, str(err) or type(err).__name__))
+            else:
+                self.events.put_nowait(MeterSampled(evse.evse_id, sample))
+            await asyncio.sleep(self.meter_poll_s)
+
+    async def _reader_task(self, reader: object) -> None:
+        name = getattr(reader, "name", "reader")
+        while True:
+            try:
+                async for token in reader.tokens():  # type: ignore[attr-defined]
+                    self.events.put_nowait(TokenPresented(name, token))
+            except HalError as err:
+                log.warning("reader %s unavailable: %s", name, err)
+            await asyncio.sleep(DEVICE_RETRY_S)
+
+
+async def open_store(state_dir: Path) -> AsyncStore:
+    return await AsyncStore.open(state_dir / "chargepoint.db")
+
+
+ControlHandler = Callable[[list[str]], Awaitable[dict[str, object]]]
