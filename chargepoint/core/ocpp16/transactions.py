@@ -138,7 +138,7 @@ def id_info(payload: object) -> IdInfo | None:
     if not isinstance(payload, dict):
         return None
     try:
-        status = AuthStatus(payload.get("status"))
+        status = AuthStatus(str(payload.get("status")))
     except ValueError:
         return None
     expiry = payload.get("expiryDate")
@@ -316,7 +316,7 @@ def stop_tx(
     if id_tag is not None:
         payload["idTag"] = id_tag
     end_values = sampled_values(_readings(st, evse, "StopTxnSampledData"), "Transaction.End")
-    data = []
+    data: list[object] = []
     if session.begin_values and session.start_time is not None:
         data.append({"timestamp": format_timestamp(session.start_time), "sampledValue": session.begin_values})
     if end_values:
@@ -401,23 +401,23 @@ def on_result(st: Station16, msg: Outgoing, payload: JsonObject, now: Now) -> li
         if not isinstance(token, str) or not isinstance(evse_id, int):
             return []
         info = id_info(payload.get("idTagInfo"))
-        actions = remember(st, token, info)
+        cached = remember(st, token, info)
         if info is not None and info.effective(st.time(now)) is AuthStatus.ACCEPTED:
-            return actions + authorized(st, token, info.parent, evse_id, now)
+            return cached + authorized(st, token, info.parent, evse_id, now)
         status = info.status.value if info else "Invalid"
-        return [*actions, Log(logging.INFO, f"token {mask(token)} refused: {status}")]
+        return [*cached, Log(logging.INFO, f"token {mask(token)} refused: {status}")]
     if msg.action == "StartTransaction":
         return _on_started(st, msg, payload, now)
     if msg.action == "StopTransaction":
         local = msg.meta.get("tx")
-        actions: list[Action] = []
+        done: list[Action] = []
         if isinstance(local, int):
             st.tx_ids.pop(local, None)
-            actions.append(Forget(TXMAP, str(local)))
+            done.append(Forget(TXMAP, str(local)))
         id_tag = msg.payload.get("idTag")
         if isinstance(id_tag, str):
-            actions += remember(st, id_tag, id_info(payload.get("idTagInfo")))
-        return actions
+            done += remember(st, id_tag, id_info(payload.get("idTagInfo")))
+        return done
     return []
 
 
