@@ -93,7 +93,7 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
         if self.csms.policy.answer_delay_s:
             await asyncio.sleep(self.csms.policy.answer_delay_s)
 
-    @on(Action.boot_notification)  # type: ignore[misc]
+    @on(Action.boot_notification)  # type: ignore[untyped-decorator]
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
         await self._delay()
         return call_result.BootNotification(
@@ -102,11 +102,11 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
             status=RegistrationStatus(self.csms.policy.boot_status),
         )
 
-    @on(Action.heartbeat)  # type: ignore[misc]
+    @on(Action.heartbeat)  # type: ignore[untyped-decorator]
     def on_heartbeat(self) -> Any:
         return call_result.Heartbeat(current_time=self._now())
 
-    @on(Action.status_notification)  # type: ignore[misc]
+    @on(Action.status_notification)  # type: ignore[untyped-decorator]
     def on_status(self, connector_id: int, error_code: str, status: str, **kw: Any) -> Any:
         self._check_ts("StatusNotification", kw.get("timestamp"))
         return call_result.StatusNotification()
@@ -116,12 +116,12 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
         status = AuthorizationStatus.invalid if rejected else AuthorizationStatus.accepted
         return {"status": status.value}
 
-    @on(Action.authorize)  # type: ignore[misc]
+    @on(Action.authorize)  # type: ignore[untyped-decorator]
     async def on_authorize(self, id_tag: str) -> Any:
         await self._delay()
         return call_result.Authorize(id_tag_info=self._id_tag_info(id_tag))
 
-    @on(Action.start_transaction)  # type: ignore[misc]
+    @on(Action.start_transaction)  # type: ignore[untyped-decorator]
     async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
                        **_: Any) -> Any:
         await self._delay()
@@ -131,7 +131,7 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
                                          "meter_start": meter_start, "start": timestamp}
         return call_result.StartTransaction(transaction_id=tx_id, id_tag_info=self._id_tag_info(id_tag))
 
-    @on(Action.stop_transaction)  # type: ignore[misc]
+    @on(Action.stop_transaction)  # type: ignore[untyped-decorator]
     async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any) -> Any:
         await self._delay()
         self._check_ts("StopTransaction", timestamp)
@@ -139,21 +139,21 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
         record.update({"meter_stop": meter_stop, "stop": timestamp, "reason": kw.get("reason")})
         return call_result.StopTransaction()
 
-    @on(Action.meter_values)  # type: ignore[misc]
+    @on(Action.meter_values)  # type: ignore[untyped-decorator]
     def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
         for mv in meter_value:
             self._check_ts("MeterValues", mv.get("timestamp"))
         return call_result.MeterValues()
 
-    @on(Action.data_transfer)  # type: ignore[misc]
+    @on(Action.data_transfer)  # type: ignore[untyped-decorator]
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         return call_result.DataTransfer(status="UnknownVendorId")
 
-    @on(Action.diagnostics_status_notification)  # type: ignore[misc]
+    @on(Action.diagnostics_status_notification)  # type: ignore[untyped-decorator]
     def on_diag(self, status: str) -> Any:
         return call_result.DiagnosticsStatusNotification()
 
-    @on(Action.firmware_status_notification)  # type: ignore[misc]
+    @on(Action.firmware_status_notification)  # type: ignore[untyped-decorator]
     def on_firmware(self, status: str) -> Any:
         return call_result.FirmwareStatusNotification()
 

@@ -122,7 +122,9 @@ PHASE_RULES: tuple[tuple[Callable[[Evse], bool], EvsePhase], ...] = (
     (lambda e: bool(e.faults), EvsePhase.FAULTED),
     # Inoperative is applied only once no transaction runs (scheduled change, 1.6 §5.2).
     (lambda e: not e.operative and not _tx(e), EvsePhase.UNAVAILABLE),
-    (lambda e: _tx(e) and e.contactor_closed and e.pilot.wants_power, EvsePhase.CHARGING),
+    # Charging once the contactor is commanded closed for an EV that asks (a contactor that does not
+    # follow is reported as a PowerSwitchFailure fault, which wins above).
+    (lambda e: _tx(e) and e.contactor_command and e.pilot.wants_power, EvsePhase.CHARGING),
     # The EV asks for power but the EVSE does not give it (no current offered, id invalid, contactor open).
     (lambda e: _tx(e) and e.pilot.wants_power, EvsePhase.SUSPENDED_EVSE),
     (lambda e: _tx(e) and e.plugged and e.offered_a <= 0, EvsePhase.SUSPENDED_EVSE),
