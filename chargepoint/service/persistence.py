@@ -53,8 +53,8 @@ class Store:
         if version < 1:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-                " PRIMARY KEY (kind, key)) WITHOUT ROWID"
+                "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " value TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID"
             )
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.execute("COMMIT")

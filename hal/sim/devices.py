@@ -116,7 +116,7 @@ class SimMeter:
         evse = self._evse
         if evse.faults & METER_FAULTS:
             raise DeviceTimeout("simulated meter does not answer")
-        evse._integrate()  # noqa: SLF001 - the meter is the EVSE's own integrator
+        evse._integrate()
         current = round(evse.current_a, 3)
         return MeterSample(
             energy_wh=evse.energy_wh,
@@ -163,13 +163,13 @@ class SimPilot:
 
     async def status_updates(self) -> AsyncIterator[PilotStatus]:
         queue: asyncio.Queue[PilotStatus] = asyncio.Queue()
-        self._evse._listeners.append(queue)  # noqa: SLF001
+        self._evse._listeners.append(queue)
         try:
             yield self._evse.pilot_status()
             while True:
                 yield await queue.get()
         finally:
-            self._evse._listeners.remove(queue)  # noqa: SLF001
+            self._evse._listeners.remove(queue)
 
     async def close(self) -> None:
         return None
@@ -217,7 +217,9 @@ class SimStation:
         self._evses = {e.evse_id: e for e in evses}
         self.reader = reader
         self.hardware = StationHardware(
-            evses=[EvseHardware(e.evse_id, SimMeter(e), SimContactor(e), SimPilot(e), SimLock(e)) for e in evses],
+            evses=[
+                EvseHardware(e.evse_id, SimMeter(e), SimContactor(e), SimPilot(e), SimLock(e)) for e in evses
+            ],
             readers=[reader],
         )
 
@@ -274,7 +276,9 @@ class SimStation:
             evse = self._get(args[0])
             evse.change(evse.faults.clear)
             return {"ok": True}
-        raise ValueError("unknown command or wrong arguments (plug, unplug, tap, ev, fault, clear, power, status)")
+        raise ValueError(
+            "unknown command or wrong arguments (plug, unplug, tap, ev, fault, clear, power, status)"
+        )
 
 
 def build_sim_station(

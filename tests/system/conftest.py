@@ -55,7 +55,7 @@ class StationProcess:
     async def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited here
+            self.proc = subprocess.Popen(
                 [sys.executable, "-m", "chargepoint", "run", "--config", str(self.config), "--log-level",
                  "DEBUG"],
                 stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -59,7 +59,7 @@ async def test_kill9_while_offline_delivers_the_queue_once_in_order(csms: Csms, 
     port = csms.port
     await csms.close()  # the CSMS goes away: the station is offline
     for ws in list(csms.sessions.values()):
-        await ws._connection._ws.close()  # noqa: SLF001 - drop the live connection too
+        await ws._connection._ws.close()
     await asyncio.sleep(0.5)
     await station.sim("plug", "1")
     await station.sim("tap", "CC33DD44")
