@@ -80,7 +80,7 @@ async def run_fixed_port(argv: list[str], station_id: str, idle_s: float, port: 
     csms = Csms()
     await csms.start(port)
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await csms.wait_for(lambda: any(f.direction == "<" and "BootNotification" in f.text
                                         and f.station_id == station_id for f in csms.frames), 30)

@@ -102,7 +102,12 @@ def core_round_trip(*, validate: bool) -> Callable[[], None]:
     from chargepoint.core.actions import SendText
     from chargepoint.core.clock import Now
     from chargepoint.core.events import (
-        MeterSampled, PilotChanged, Restored, TextReceived, TokenPresented, TransportOpened,
+        MeterSampled,
+        PilotChanged,
+        Restored,
+        TextReceived,
+        TokenPresented,
+        TransportOpened,
     )
     from chargepoint.core.ocpp16.station import EvseSpec, Station16, StationInfo
     from hal.types import MeterSample, PilotState

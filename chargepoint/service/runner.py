@@ -174,15 +174,20 @@ class Runner:
                 await self._execute(self.core.handle_timer(now))
 
     async def _execute(self, actions: list[Action]) -> None:
+        """Run actions in order, with one relaxation: device commands and log lines do not wait for the
+        store. Store writes are batched, and the batch is durable before any later ``SendText``,
+        ``Reconnect`` or ``Reboot`` (a transaction message is on disk before it is sent)."""
         batch: list[Persist | Forget] = []
         for action in actions:
             if isinstance(action, Persist | Forget):
                 batch.append(action)
-                continue
-            if batch:
-                await self.store.apply(batch)  # durable before anything after it happens
-                batch = []
-            await self._run_action(action)
+            elif isinstance(action, SendText | Reconnect | Reboot):
+                if batch:
+                    await self.store.apply(batch)
+                    batch = []
+                await self._run_action(action)
+            else:
+                await self._run_action(action)  # queued to a device worker: returns at once
         if batch:
             await self.store.apply(batch)
 
