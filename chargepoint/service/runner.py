@@ -120,6 +120,7 @@ class Runner:
         }
         self._evse_hw = {e.evse_id: e for e in hardware.evses}
         self._stop = asyncio.Event()
+        self._io: asyncio.Queue[tuple[list[Persist | Forget], Action | None]] = asyncio.Queue()
         self._result = RunResult()
         self._on_ready = on_ready
 
@@ -135,6 +136,7 @@ class Runner:
     async def run(self) -> RunResult:
         records = await self.store.load()
         await self._execute(self.core.handle(Restored(tuple(records)), self.clock()))
+        io = asyncio.create_task(self._io_task(), name="io")
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
@@ -151,8 +153,13 @@ class Runner:
                     self._on_ready()
                 await self._stop.wait()
                 for task in tasks:
-                    task.cancel()
+                    if task.get_name() != "transport":
+                        task.cancel()
+                await self._drain_io()  # the last StopTransaction may still go out
+                await self.transport.stop()
         finally:
+            await self._drain_io()
+            io.cancel()
             await self.transport.stop()
         return self._result
 
@@ -174,22 +181,40 @@ class Runner:
                 await self._execute(self.core.handle_timer(now))
 
     async def _execute(self, actions: list[Action]) -> None:
-        """Run actions in order, with one relaxation: device commands and log lines do not wait for the
-        store. Store writes are batched, and the batch is durable before any later ``SendText``,
-        ``Reconnect`` or ``Reboot`` (a transaction message is on disk before it is sent)."""
+        """Run the core's actions without ever waiting for the disk in the core loop.
+
+        Device commands and log lines run at once. Store writes and the sends, reconnects and reboots
+        that follow them go, in order, to the one I/O task: it makes each batch durable before the action
+        behind it, so a transaction message is on disk before it is sent and the order is kept.
+        """
         batch: list[Persist | Forget] = []
         for action in actions:
             if isinstance(action, Persist | Forget):
                 batch.append(action)
             elif isinstance(action, SendText | Reconnect | Reboot):
-                if batch:
-                    await self.store.apply(batch)
-                    batch = []
-                await self._run_action(action)
+                self._io.put_nowait((batch, action))
+                batch = []
             else:
                 await self._run_action(action)  # queued to a device worker: returns at once
         if batch:
-            await self.store.apply(batch)
+            self._io.put_nowait((batch, None))
+
+    async def _io_task(self) -> None:
+        while True:
+            batch, action = await self._io.get()
+            try:
+                if batch:
+                    await self.store.apply(batch)
+                if action is not None:
+                    await self._run_action(action)
+            finally:
+                self._io.task_done()
+
+    async def _drain_io(self, timeout_s: float = 5.0) -> None:
+        """Finish writing what is in flight (SIGTERM, reset): nothing the core persisted is dropped."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._io.join()
 
     async def _run_action(self, action: Action) -> None:
         match action:
