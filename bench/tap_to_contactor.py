@@ -8,6 +8,7 @@ close, unplug. Reported: p50 / p99 / max over the rounds (goal: p99 under 2 ms).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import tempfile
@@ -57,10 +58,8 @@ class InstantCsms:
     async def _handler(self, ws: object) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        try:
+        with contextlib.suppress(ConnectionClosed):  # the station stops at the end of the run
             await self._serve(ws)
-        except ConnectionClosed:
-            pass  # the station stops at the end of the run
 
     async def _serve(self, ws: object) -> None:
         async for text in ws:  # type: ignore[attr-defined]
