@@ -89,7 +89,7 @@ async def run_fixed_port(argv: list[str], station_id: str, idle_s: float, port: 
         return rss_mib(proc.pid), boot_s
     finally:
         proc.terminate()
-        proc.wait(10)
+        await asyncio.get_running_loop().run_in_executor(None, proc.wait, 15)
         await csms.close()
 
 

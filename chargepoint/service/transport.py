@@ -161,6 +161,7 @@ class Transport:
                     ping_interval=settings.ping_interval_s or None,
                     ping_timeout=settings.ping_interval_s or None,
                     open_timeout=settings.open_timeout_s,
+                    close_timeout=2.0,  # a CSMS that never answers our close must not hold up a shutdown
                     max_size=2**20,
                 ) as ws:
                     if ws.subprotocol != settings.subprotocol:

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ocpp.v16.enums import Measurand
+import json
+from importlib import resources
 
 from chargepoint.core.domain.settings import Settings, SettingSpec, SettingType, Value
 
 INT, BOOL, STRING, CSL = SettingType.INT, SettingType.BOOL, SettingType.STRING, SettingType.CSL
-MEASURANDS = frozenset(m.value for m in Measurand)
+
+
+def _measurands() -> frozenset[str]:
+    """The Measurand values of OCPP 1.6 §7.31, read from the official MeterValues schema that ships with the
+    ``ocpp`` package (importing ``ocpp.v16`` would load its whole client with jsonschema: ~5 MiB resident)."""
+    schema = json.loads(resources.files("ocpp").joinpath("v16", "schemas", "MeterValues.json").read_text())
+    item = schema["properties"]["meterValue"]["items"]["properties"]["sampledValue"]["items"]
+    return frozenset(item["properties"]["measurand"]["enum"])
+
+
+MEASURANDS = _measurands()
 PROFILES = frozenset({"Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
                       "SmartCharging", "RemoteTrigger"})
 
