@@ -4,9 +4,8 @@ GetConfiguration (§5.8)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import json
+from collections.abc import Sequence
 from importlib import resources
 
 from chargepoint.core.domain.settings import Settings, SettingSpec, SettingType, Value
