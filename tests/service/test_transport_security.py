@@ -188,3 +188,34 @@ async def test_reconnects_after_the_server_drops_the_connection() -> None:
         await stop(transport, task)
     finally:
         await csms.close()
+
+
+async def test_missed_pong_is_noticed_and_the_station_reconnects() -> None:
+    """A half-open connection (the CSMS stops reading: no pong comes back) is closed by the ping timeout
+    (WebSocketPingInterval) and the station connects again."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    connections: list[ServerConnection] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        connections.append(ws)
+        if len(connections) == 1:
+            ws.transport.pause_reading()  # frozen peer: pings are never read, so never answered
+            await asyncio.sleep(3)
+        else:
+            await ws.wait_closed()
+
+    server = await serve(handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                         close_timeout=0.2)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        settings = TransportSettings(f"ws://127.0.0.1:{port}/ocpp", "CP-1", "ocpp1.6", 0, ping_interval_s=0.2)
+        transport, recorder, task = await run_until_open(settings)
+        recorder.opened.clear()
+        async with asyncio.timeout(5):
+            await recorder.opened.wait()  # a second connection after the missed pong
+        assert len(connections) == 2
+        assert any(e.startswith("close") for e in recorder.events)
+        await stop(transport, task)
+    finally:
+        server.close()
