@@ -44,25 +44,28 @@ class IdInfo:
         return self.status
 
     def to_record(self) -> dict[str, object]:
-        return {
-            "status": self.status.value,
-            "expiry": format_timestamp(self.expiry) if self.expiry else None,
-            "parent": self.parent,
-        }
+        """The OCPP 1.6 idTagInfo shape (§7.28), which is also how it is persisted."""
+        record: dict[str, object] = {"status": self.status.value}
+        if self.expiry is not None:
+            record["expiryDate"] = format_timestamp(self.expiry)
+        if self.parent is not None:
+            record["parentIdTag"] = self.parent
+        return record
 
     @staticmethod
     def from_record(value: object) -> IdInfo | None:
+        """Parse an idTagInfo object (from the CSMS or from disk); ``None`` if it is not one."""
         if not isinstance(value, dict):
             return None
         try:
             status = AuthStatus(str(value.get("status")))
         except ValueError:
             return None
-        expiry_text = value.get("expiry")
-        parent = value.get("parent")
+        expiry = value.get("expiryDate")
+        parent = value.get("parentIdTag")
         return IdInfo(
             status,
-            parse_timestamp(expiry_text) if isinstance(expiry_text, str) else None,
+            parse_timestamp(expiry) if isinstance(expiry, str) else None,
             parent if isinstance(parent, str) else None,
         )
 

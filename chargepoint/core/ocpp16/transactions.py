@@ -135,19 +135,7 @@ def decide_offline(st: Station16, token: str, evse_id: int, now: Now) -> list[Ac
 
 def id_info(payload: object) -> IdInfo | None:
     """Parse an idTagInfo object (1.6 §7.28)."""
-    if not isinstance(payload, dict):
-        return None
-    try:
-        status = AuthStatus(str(payload.get("status")))
-    except ValueError:
-        return None
-    expiry = payload.get("expiryDate")
-    parent = payload.get("parentIdTag")
-    return IdInfo(
-        status,
-        parse_timestamp(expiry) if isinstance(expiry, str) else None,
-        parent if isinstance(parent, str) else None,
-    )
+    return IdInfo.from_record(payload)
 
 
 def remember(st: Station16, token: str, info: IdInfo | None) -> list[Action]:
