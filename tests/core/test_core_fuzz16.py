@@ -13,7 +13,7 @@ from chargepoint.core.events import ContactorChanged, TextReceived
 from chargepoint.core.rpc.validation import SchemaSet
 from tests.core.harness import Driver
 
-ACTIONS = sorted(SchemaSet("1.6").actions) + ["Nope", ""]
+ACTIONS = [*sorted(SchemaSet("1.6").actions), "Nope", ""]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
