@@ -45,6 +45,7 @@ async def test_kill9_during_a_transaction_stops_it_with_power_loss_after_restart
     assert stop["reason"] == "PowerLoss"
     assert stop["transactionId"] == 1001
     assert stop["meterStop"] >= starts[0][1]["meterStart"]
+    assert not csms.violations  # the strict CSMS found every message well-formed
     assert station2.terminate() == 0
 
 
@@ -80,3 +81,25 @@ async def test_kill9_while_offline_delivers_the_queue_once_in_order(csms: Csms, 
     assert new[1][1]["reason"] == "EVDisconnected"
     assert len(csms.frames) > before
     assert station2.terminate() == 0
+
+
+async def test_soft_reset_stops_the_transaction_and_the_process_restarts_itself(
+    csms: Csms, station_factory: Any
+) -> None:
+    station = station_factory(csms.url)
+    await station.start()
+    await csms.wait_for(lambda: bool(csms.received("StatusNotification")), 20)
+    await station.sim("plug", "1")
+    await station.sim("tap", "EE55FF66")
+    await csms.wait_for(lambda: bool(csms.transactions), 20)
+    from ocpp.v16 import call
+
+    pid = station.proc.pid
+    await csms.sessions["SYS-CP-1"].call(call.Reset(type="Soft"))
+    await csms.wait_for(lambda: len(csms.received("BootNotification")) == 2, 30)
+    stops = actions(csms, "StopTransaction")
+    assert [s["reason"] for _, s in stops] == ["SoftReset"]
+    assert station.proc.poll() is None and station.proc.pid == pid  # the same process, a new image
+    assert not csms.violations
+    await station.wait_control()
+    assert station.terminate() == 0
