@@ -114,11 +114,9 @@ def merge_status(core: dict[str, object], devices: dict[str, object]) -> dict[st
 
 
 async def build_station(config: Config, sim_clock: Callable[[], float] | None = None) -> Station:
-    if config.station.ocpp_version != "1.6":
-        build_core(station_info(config), config.station.ocpp_version)  # raises UnsupportedVersion
+    core = build_core(station_info(config), config.station.ocpp_version)  # first: it may refuse the version
     hardware, sim = build_hardware(config, sim_clock)
     store = await open_store(config.storage.dir)
-    core = build_core(station_info(config), config.station.ocpp_version)
     runner = Runner(core, store, transport_settings(config), hardware)
     return Station(config, runner, sim)
 

@@ -61,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(path: Path, log_level: str | None) -> int:
+    from chargepoint.core.station import UnsupportedVersion
     from chargepoint.service.app import HardwareNotAvailable, serve
     from chargepoint.service.config import ConfigError, load_config
     from chargepoint.service.logs import setup_logging
+    from chargepoint.service.persistence import StoreError
 
     try:
         config = load_config(path)
@@ -73,7 +75,10 @@ def _run(path: Path, log_level: str | None) -> int:
     setup_logging(log_level or config.logging.level)
     try:
         result = asyncio.run(serve(config))
-    except HardwareNotAvailable as err:
+    except UnsupportedVersion as err:
+        print(f"{config.source}: station.ocpp_version: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (HardwareNotAvailable, StoreError) as err:
         print(err, file=sys.stderr)
         return EXIT_CONFIG
     if result.reboot is not None:

@@ -466,6 +466,5 @@ class Station16:
             "connected": self.endpoint.connected,
             "registration": self.boot_status,
             "queued_transaction_messages": len(self.endpoint.durable_messages()),
-            "station_time": None,
             "evses": evses,
         }
