@@ -6,7 +6,7 @@ durable on disk before any later ``SendText`` goes out (the "nothing is lost" ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -51,11 +51,12 @@ class SetLock:
 
 @dataclass(frozen=True, slots=True)
 class Persist:
-    """Write (insert or replace) one row: ``kind`` is the table, ``key`` orders rows within it."""
+    """Write (insert or replace) one row: ``kind`` is the table, ``key`` orders rows within it. The value
+    stays out of ``repr`` (it may be a key or an id token, and reprs end up in logs)."""
 
     kind: str
     key: str
-    value: object
+    value: object = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,15 @@ class Forget:
 
     kind: str
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigureConnection:
+    """Settings the CSMS manages for the connection (OCPP 1.6 WebSocketPingInterval, AuthorizationKey):
+    used from the next connection on. ``None`` leaves a value as it is; ``ping_interval_s`` 0 disables."""
+
+    ping_interval_s: float | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,7 @@ Action = (
     | SetLock
     | Persist
     | Forget
+    | ConfigureConnection
     | Reconnect
     | Reboot
     | Log

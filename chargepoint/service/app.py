@@ -40,6 +40,7 @@ def station_info(config: Config) -> StationInfo:
         firmware_version=s.firmware_version,
         evses=tuple(EvseSpec(e.id, float(e.max_current_a), e.phases) for e in config.evses),
         call_timeout_s=config.csms.call_timeout_s,
+        ping_interval_s=round(config.csms.ping_interval_s),
     )
 
 

@@ -13,12 +13,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from chargepoint.core.actions import (
     Action,
+    ConfigureConnection,
     Forget,
     Log,
     Persist,
@@ -114,6 +115,7 @@ class Runner:
         self.clock = clock
         self.meter_poll_s = meter_poll_s
         self.events: asyncio.Queue[Event] = asyncio.Queue()
+        self.transport_settings = transport_settings
         self.transport = Transport(transport_settings, _TransportEvents(self.events))
         self._device_queues: dict[int, asyncio.Queue[DeviceCommand]] = {
             e.evse_id: asyncio.Queue() for e in hardware.evses
@@ -229,11 +231,22 @@ class Runner:
                     queue.put_nowait(action)
             case Log(level, message):
                 log.log(level, "%s", message)
+            case ConfigureConnection(ping_interval_s, password):
+                self.transport.update_settings(self._connection(ping_interval_s, password))
             case Reconnect(reason):
                 self.transport.reconnect(reason)
             case Reboot(kind):
                 self._result = RunResult(reboot=kind)
                 self._stop.set()
+
+    def _connection(self, ping_interval_s: float | None, password: str | None) -> TransportSettings:
+        settings = self.transport_settings
+        if ping_interval_s is not None:
+            settings = replace(settings, ping_interval_s=ping_interval_s or None)
+        if password is not None and settings.security_profile in (1, 2):
+            settings = replace(settings, password=password)
+        self.transport_settings = settings
+        return settings
 
     # -- devices -----------------------------------------------------------------------------------
 

@@ -129,3 +129,19 @@ def test_pending_boot_allows_only_triggered_messages() -> None:
     assert d.calls("StatusNotification")[-1][3]["status"] == "Preparing"
     assert d.csms_call("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 5}, "c2")[2] == {
         "status": "Rejected"}
+
+
+def test_connection_settings_reach_the_shell_and_a_new_key_reconnects() -> None:
+    from chargepoint.core.actions import ConfigureConnection, Reconnect
+
+    d = Driver()
+    assert ConfigureConnection(30.0, None) in d.actions  # at start: the defaults, no key set by a CSMS
+    d.connect()
+    d.csms_call("ChangeConfiguration", {"key": "WebSocketPingInterval", "value": "10"})
+    assert d.actions[-1] == ConfigureConnection(10.0, None)
+    key = "0123456789abcdef-new-key"
+    d.csms_call("ChangeConfiguration", {"key": "AuthorizationKey", "value": key}, uid="c2")
+    assert ConfigureConnection(10.0, key) in d.actions and Reconnect("AuthorizationKey changed") in d.actions
+    assert key not in repr(d.actions)
+    d2 = Driver(d.store)  # the key the CSMS set is used after a restart too
+    assert ConfigureConnection(10.0, key) in d2.actions

@@ -12,7 +12,16 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from chargepoint.core.actions import Action, Log, Persist, Reboot, RebootKind, SetEvseEnabled, SetLock
+from chargepoint.core.actions import (
+    Action,
+    Log,
+    Persist,
+    Reboot,
+    RebootKind,
+    Reconnect,
+    SetEvseEnabled,
+    SetLock,
+)
 from chargepoint.core.clock import Now, parse_timestamp
 from chargepoint.core.domain.auth import IdInfo, ListUpdateStatus
 from chargepoint.core.domain.evse import Evse, Reservation
@@ -104,7 +113,12 @@ def change_configuration(st: Station16, p: JsonObject, now: Now, _: str) -> Json
 
 
 def _apply_setting(st: Station16, key: str, now: Now) -> None:
-    if key == "HeartbeatInterval":
+    if key == "WebSocketPingInterval":
+        st.side([st.connection_settings()])  # used from the next connection on
+    elif key == "AuthorizationKey":
+        # Security whitepaper §2.3: the new key is used at once: reconnect with it.
+        st.side([st.connection_settings(), Reconnect("AuthorizationKey changed")])
+    elif key == "HeartbeatInterval":
         st.arm_heartbeat(now)
     elif key == "MeterValueSampleInterval":
         for evse in st.evses.values():

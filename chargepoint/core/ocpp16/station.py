@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from chargepoint.core.actions import Action, Log, Persist, SetEvseEnabled, SetPilotCurrent
+from chargepoint.core.actions import (
+    Action,
+    ConfigureConnection,
+    Log,
+    Persist,
+    SetEvseEnabled,
+    SetPilotCurrent,
+)
 from chargepoint.core.clock import Now, format_timestamp, parse_timestamp
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
 from chargepoint.core.domain.evse import Evse, Reservation, Session
@@ -66,6 +73,7 @@ class StationInfo:
     firmware_version: str = ""
     evses: tuple[EvseSpec, ...] = (EvseSpec(1, 32.0, 3),)
     call_timeout_s: float = 30.0
+    ping_interval_s: int = 30  # the installer's default for WebSocketPingInterval
     validate: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -76,7 +84,9 @@ class Station16:
     def __init__(self, info: StationInfo) -> None:
         self.info = info
         self.timers = Timers()
-        self.settings = Settings(SPECS, station_overrides(len(info.evses)))
+        self.settings = Settings(
+            SPECS, {**station_overrides(len(info.evses)), "WebSocketPingInterval": info.ping_interval_s}
+        )
         self.evses: dict[int, Evse] = {
             s.evse_id: Evse(s.evse_id, s.max_current_a, s.phases) for s in info.evses
         }
@@ -231,6 +241,7 @@ class Station16:
         for evse in self.evses.values():
             enabled = evse.operative and self.station_operative
             actions += [SetPilotCurrent(evse.evse_id, 0.0), SetEvseEnabled(evse.evse_id, enabled)]
+        actions.append(self.connection_settings())
         actions += transactions.restore_sessions(self, rows.get("session", []), now)
         self.timers.set("lasttime", now.monotonic + 60)
         return actions
@@ -309,6 +320,12 @@ class Station16:
         if any(m.action == "BootNotification" for m in self.endpoint.queued()):
             return []
         return self.endpoint.enqueue(Outgoing("BootNotification", payload, meta=meta), now, first=True)
+
+    def connection_settings(self) -> ConfigureConnection:
+        """The CSMS-managed connection settings; an AuthorizationKey the CSMS set replaces the installer's
+        password (OCPP 1.6 security whitepaper §2.3)."""
+        key = self.settings.str("AuthorizationKey")
+        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None)
 
     def enqueue(self, action: str, payload: JsonObject, now: Now, *, durable: bool = False,
                 meta: JsonObject | None = None) -> list[Action]:
