@@ -145,3 +145,29 @@ def test_connection_settings_reach_the_shell_and_a_new_key_reconnects() -> None:
     assert key not in repr(d.actions)
     d2 = Driver(d.store)  # the key the CSMS set is used after a restart too
     assert ConfigureConnection(10.0, key) in d2.actions
+
+
+def test_csms_calls_are_answered_while_our_call_waits() -> None:
+    d = Driver()
+    d.connect()
+    d.tap("CARD1")
+    assert d.pending() is not None and d.pending()[2] == "Authorize"
+    reply = d.csms_call("GetConfiguration", {"key": ["HeartbeatInterval"]})
+    assert reply[0] == 3  # answered while the Authorize is still outstanding
+    assert d.pending()[2] == "Authorize"
+
+
+def test_offline_transactions_are_not_capped() -> None:
+    d = Driver()
+    d.station.settings.set("AllowOfflineTxForUnknownId", True)
+    d.meter()
+    for i in range(300):
+        d.pilot("B")
+        d.tap(f"CARD{i}")
+        d.pilot("A")
+    rows = [v["action"] for (kind, _), v in sorted(d.store.items()) if kind == "outbox"]
+    assert rows == ["StartTransaction", "StopTransaction"] * 300
+    d.connect()
+    d.serve(limit=1000)
+    assert len(d.calls("StopTransaction")) == 300
+    assert not [k for k in d.store if k[0] == "outbox"]
