@@ -167,7 +167,7 @@ def test_offline_transactions_are_not_capped() -> None:
         d.pilot("A")
     rows = [v["action"] for (kind, _), v in sorted(d.store.items()) if kind == "outbox"]
     assert rows == ["StartTransaction", "StopTransaction"] * 300
-    d.connect()
+    d.connect(accept=False)
     d.serve(limit=1000)
     assert len(d.calls("StopTransaction")) == 300
     assert not [k for k in d.store if k[0] == "outbox"]
