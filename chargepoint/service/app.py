@@ -17,6 +17,7 @@ from chargepoint.core.station import EvseSpec, StationInfo, build_core
 from chargepoint.service.config import Config
 from chargepoint.service.control import ControlServer
 from chargepoint.service.runner import Runner, RunResult, open_store
+from chargepoint.service.systemd import Notifier
 from chargepoint.service.transport import TransportSettings
 from hal.sim import SimStation, build_sim_station
 from hal.station import StationHardware
@@ -118,7 +119,7 @@ async def build_station(config: Config, sim_clock: Callable[[], float] | None = 
     core = build_core(station_info(config), config.station.ocpp_version)  # first: it may refuse the version
     hardware, sim = build_hardware(config, sim_clock)
     store = await open_store(config.storage.dir)
-    runner = Runner(core, store, transport_settings(config), hardware)
+    runner = Runner(core, store, transport_settings(config), hardware, notifier=Notifier())
     return Station(config, runner, sim)
 
 

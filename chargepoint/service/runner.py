@@ -51,6 +51,7 @@ from chargepoint.core.events import (
 from chargepoint.core.station import Core
 from chargepoint.service.logs import redact
 from chargepoint.service.persistence import AsyncStore
+from chargepoint.service.systemd import Notifier, watchdog_interval_s
 from chargepoint.service.transport import NotConnected, Transport, TransportSettings
 from hal.errors import DeviceFault, HalError
 from hal.station import EvseHardware, StationHardware
@@ -108,6 +109,7 @@ class Runner:
         clock: Callable[[], Now] = wall_now,
         meter_poll_s: float = METER_POLL_S,
         on_ready: Callable[[], None] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.core = core
         self.store = store
@@ -125,6 +127,8 @@ class Runner:
         self._io: asyncio.Queue[tuple[list[Persist | Forget], Action | None]] = asyncio.Queue()
         self._result = RunResult()
         self._on_ready = on_ready
+        self.notifier = notifier or Notifier(address="")
+        self._alive = 0.0  # monotonic time of the core loop's last turn (the watchdog's proof of progress)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -151,9 +155,13 @@ class Runner:
                     tasks.append(group.create_task(self._device_worker(evse), name=f"dev-{evse.evse_id}"))
                 for reader in self.hardware.readers:
                     tasks.append(group.create_task(self._reader_task(reader), name=f"rfid-{reader.name}"))
+                tasks.append(group.create_task(self._systemd_task(), name="systemd"))
+                # READY once the state is loaded and the devices run; the CSMS may well be unreachable.
+                self.notifier.notify("READY=1", f"STATUS={self._status_line()}")
                 if self._on_ready is not None:
                     self._on_ready()
                 await self._stop.wait()
+                self.notifier.notify("STOPPING=1", "STATUS=stopping")
                 for task in tasks:
                     if task.get_name() != "transport":
                         task.cancel()
@@ -169,8 +177,10 @@ class Runner:
 
     async def _core_loop(self) -> None:
         while True:
+            self._alive = time.monotonic()
             deadline = self.core.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self.clock().monotonic)
+            # Wake at least every second, so the watchdog sees a live loop even when nothing happens.
+            timeout = 1.0 if deadline is None else min(1.0, max(0.0, deadline - self.clock().monotonic))
             event: Event | None = None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
@@ -247,6 +257,31 @@ class Runner:
             settings = replace(settings, password=password)
         self.transport_settings = settings
         return settings
+
+    # -- systemd -----------------------------------------------------------------------------------
+
+    def _status_line(self) -> str:
+        snap = self.core.snapshot()
+        evses = snap.get("evses")
+        items = evses if isinstance(evses, list) else []
+        running = len([e for e in items if isinstance(e, dict) and e.get("local_transaction_id")])
+        link = "connected to the CSMS" if snap.get("connected") else "offline"
+        queued = snap.get("queued_transaction_messages", 0)
+        return f"{link}; {running} transaction(s) running; {queued} message(s) queued"
+
+    async def _systemd_task(self) -> None:
+        """WATCHDOG=1 only while the core loop turns; a STATUS= line when it changes."""
+        interval = watchdog_interval_s()
+        period = min(interval, 5.0) if interval else 5.0
+        last_status = ""
+        while True:
+            await asyncio.sleep(period)
+            if interval and time.monotonic() - self._alive < max(2 * interval, 2.0):
+                self.notifier.notify("WATCHDOG=1")
+            status = self._status_line()
+            if status != last_status:
+                self.notifier.notify(f"STATUS={status}")
+                last_status = status
 
     # -- devices -----------------------------------------------------------------------------------
 
