@@ -50,14 +50,16 @@ async def test_authorization_key_rotation(tmp_path: Path) -> None:
     task, holder = await start(path)
     try:
         await csms.wait_for(lambda: "KEY-CP" in csms.sessions and bool(csms.received("StatusNotification")))
+        boots = len(csms.received("BootNotification"))
+        statuses = len(csms.received("StatusNotification"))
+        # The CSMS expects the new key from now on (it is checked at the handshake only, so the open
+        # connection stays); the station reconnects with it as soon as it has answered.
+        csms.policy.password = NEW
         change = call.ChangeConfiguration(key="AuthorizationKey", value=NEW)
         reply = await csms.sessions["KEY-CP"].call(change)
         assert reply.status == "Accepted"
-        csms.policy.password = NEW
-        boots = len(csms.received("BootNotification"))
-        statuses = len(csms.received("StatusNotification"))
         # A reconnect replays every connector's status; it must have logged in with the new key.
-        await csms.wait_for(lambda: len(csms.received("StatusNotification")) >= statuses + 2, 10)
+        await csms.wait_for(lambda: len(csms.received("StatusNotification")) >= statuses + 2, 30)
         assert "KEY-CP" in csms.sessions and csms.auth_failures == 0
         assert len(csms.received("BootNotification")) == boots  # a reconnect, not a reboot
         holder[0].runner.stop()
