@@ -66,10 +66,10 @@ async def test_authorization_key_rotation(tmp_path: Path) -> None:
         await task
         # Restarted with the old password in the file: the key the CSMS set is the one used.
         task, holder = await start(path)
-        await csms.wait_for(lambda: len(csms.received("BootNotification")) == boots + 1, 10)
+        await csms.wait_for(lambda: len(csms.received("BootNotification")) == boots + 1, 30)
         assert csms.auth_failures == 0
     finally:
         if holder:
             holder[0].runner.stop()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 30)
         await csms.close()
