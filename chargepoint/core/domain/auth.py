@@ -44,30 +44,31 @@ class IdInfo:
         return self.status
 
     def to_record(self) -> dict[str, object]:
-        """The OCPP 1.6 idTagInfo shape (§7.28), which is also how it is persisted."""
-        record: dict[str, object] = {"status": self.status.value}
-        if self.expiry is not None:
-            record["expiryDate"] = format_timestamp(self.expiry)
-        if self.parent is not None:
-            record["parentIdTag"] = self.parent
-        return record
+        return {
+            "status": self.status.value,
+            "expiry": format_timestamp(self.expiry) if self.expiry else None,
+            "parent": self.parent,
+        }
 
     @staticmethod
-    def from_record(value: object) -> IdInfo | None:
-        """Parse an idTagInfo object (from the CSMS or from disk); ``None`` if it is not one."""
-        if not isinstance(value, dict):
-            return None
+    def parse(status: object, expiry: object, parent: object) -> IdInfo | None:
+        """Build from loosely typed parts (a persisted row, or an adapter's message); ``None`` if the
+        status is not one we know."""
         try:
-            status = AuthStatus(str(value.get("status")))
+            known = AuthStatus(str(status))
         except ValueError:
             return None
-        expiry = value.get("expiryDate")
-        parent = value.get("parentIdTag")
         return IdInfo(
-            status,
+            known,
             parse_timestamp(expiry) if isinstance(expiry, str) else None,
             parent if isinstance(parent, str) else None,
         )
+
+    @staticmethod
+    def from_record(value: object) -> IdInfo | None:
+        if not isinstance(value, dict):
+            return None
+        return IdInfo.parse(value.get("status"), value.get("expiry"), value.get("parent"))
 
 
 class AuthorizationCache:

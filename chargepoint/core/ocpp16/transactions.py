@@ -135,7 +135,9 @@ def decide_offline(st: Station16, token: str, evse_id: int, now: Now) -> list[Ac
 
 def id_info(payload: object) -> IdInfo | None:
     """Parse an idTagInfo object (1.6 §7.28)."""
-    return IdInfo.from_record(payload)
+    if not isinstance(payload, dict):
+        return None
+    return IdInfo.parse(payload.get("status"), payload.get("expiryDate"), payload.get("parentIdTag"))
 
 
 def remember(st: Station16, token: str, info: IdInfo | None) -> list[Action]:
