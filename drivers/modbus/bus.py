@@ -47,6 +47,7 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
 from drivers.modbus.model import BAUDRATES, PARITIES, SerialDefaults
+from drivers.options import OptionError
 from hal.errors import DeviceProtocolError, DeviceTimeout, DeviceUnavailable, HalError
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,6 @@ _EXCEPTION_NAMES = {
     10: "gateway path unavailable",
     11: "gateway target device failed to respond",
 }
-
-
-class OptionError(ValueError):
-    """A driver option is invalid; the message names the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,13 +171,6 @@ def _integer(options: Mapping[str, object], key: str, default: int, lo: int, hi:
     if not lo <= value <= hi:
         raise OptionError(f"{key}: {value} is out of range {lo}..{hi}")
     return value
-
-
-def check_known(options: Mapping[str, object], allowed: frozenset[str]) -> None:
-    """Reject option keys nobody reads (a typo such as ``baud`` would otherwise pass silently)."""
-    for key in options:
-        if key not in allowed:
-            raise OptionError(f"{key}: unknown option (known: {', '.join(sorted(allowed))})")
 
 
 def parse_line(

@@ -21,8 +21,6 @@ from drivers.modbus.bus import (
     BusDevice,
     DeviceCounters,
     ModbusBus,
-    OptionError,
-    check_known,
     open_device,
     parse_device_options,
 )
@@ -33,6 +31,7 @@ from drivers.modbus.model import (
     load_builtin_model,
     load_model,
 )
+from drivers.options import OptionError, check_known
 from hal.errors import DeviceProtocolError
 from hal.types import MeterSample
 

@@ -26,11 +26,10 @@ from drivers.modbus.bus import (
     BusDevice,
     DeviceCounters,
     ModbusBus,
-    OptionError,
-    check_known,
     open_device,
     parse_device_options,
 )
+from drivers.options import OptionError, check_known
 from hal.errors import DeviceFault, HalError
 
 log = logging.getLogger(__name__)
