@@ -7,12 +7,18 @@ the factory. Entries are ``"module:attribute"`` strings: nothing is imported unt
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable
 from typing import Any
 
 Factory = Callable[..., Any]
 
 _ENTRIES: dict[tuple[str, str], str] = {}
+
+ENTRY_POINT_GROUP = "chargepoint.drivers"
+"""Installed packages list their ``register`` function under this entry-point group (see pyproject.toml)."""
+
+KINDS = ("meter", "contactor", "pilot", "lock", "token_reader")
 
 
 class UnknownDriver(LookupError):
@@ -40,3 +46,17 @@ def load(kind: str, name: str) -> Factory:
     module = importlib.import_module(module_name)
     factory: Factory = getattr(module, attribute)
     return factory
+
+
+def discover() -> list[str]:
+    """Run every installed driver package's registration (entry-point group ``chargepoint.drivers``).
+
+    Returns the names of the entry points loaded. Registration only records ``"module:attr"`` strings, so
+    this imports no pyserial, pymodbus or gpiod.
+    """
+    loaded = []
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        register_all = entry.load()
+        register_all()
+        loaded.append(entry.name)
+    return loaded

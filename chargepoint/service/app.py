@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from chargepoint.core.station import EvseSpec, StationInfo, build_core
 from chargepoint.service.config import Config
 from chargepoint.service.control import ControlServer
+from chargepoint.service.hardware import DeviceConfigError, build_devices
 from chargepoint.service.runner import Runner, RunResult, open_store
 from chargepoint.service.systemd import Notifier
 from chargepoint.service.transport import TransportSettings
@@ -67,10 +68,10 @@ def build_hardware(config: Config, sim_clock: Callable[[], float] | None = None)
         specs = [(e.id, float(e.max_current_a), e.phases) for e in config.evses]
         sim = build_sim_station(specs, clock=sim_clock) if sim_clock else build_sim_station(specs)
         return sim.hardware, sim
-    raise HardwareNotAvailable(
-        f"{config.source}: hal.driver = \"hardware\" needs the real drivers, which this build does not "
-        "register yet; use driver = \"sim\""
-    )
+    try:
+        return build_devices(config), None
+    except DeviceConfigError as err:
+        raise HardwareNotAvailable(str(err)) from err
 
 
 @dataclass

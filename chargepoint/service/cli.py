@@ -1,4 +1,4 @@
-"""The ``chargepoint`` command line: run, check-config, sim and demo."""
+"""The ``chargepoint`` command line: run, check-config, probe, sim and demo."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 DEFAULT_CONFIG = Path("/etc/chargepoint/chargepoint.toml")
+SERVICE_USER = "chargepoint"  # systemd/chargepoint.service User=
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file without running")
     check.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    check.add_argument("--user", help="check device access for this user (default: the service user "
+                       "'chargepoint' when run as root and it exists, else yourself)")
 
     sim = sub.add_parser(
         "sim",
@@ -39,6 +42,40 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--socket", type=Path, help="the control socket path")
     sim.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND")
 
+    probe = sub.add_parser("probe", help="talk to one device once (commissioning)")
+    kinds = probe.add_subparsers(dest="kind", required=True)
+    option_help = "any other driver option, as in the config table (repeatable)"
+    meter = kinds.add_parser("meter", help="read a meter once and print every measurand")
+    meter.add_argument("--model", required=True, help="e.g. eastron_sdm630, abb_b23, generic")
+    meter.add_argument("--phases", type=int, choices=[1, 3], default=3)
+    for kind in (meter,):
+        kind.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port)")
+        kind.add_argument("--baudrate", type=int)
+        kind.add_argument("--parity", choices=["N", "E", "O"])
+        kind.add_argument("--unit", type=int, help="Modbus slave id")
+    rfid = kinds.add_parser("rfid", help="wait for a card and print its UID")
+    rfid.add_argument("--driver", required=True, help="pn532, rdm6300 or wedge")
+    rfid.add_argument("--port", help="serial port (pn532, rdm6300)")
+    rfid.add_argument("--path", help="input event device (wedge)")
+    rfid.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a card")
+    pilot = kinds.add_parser("pilot", help="show the control-pilot state and its changes")
+    pilot.add_argument("--driver", required=True, help="openevse or gpio")
+    pilot.add_argument("--port", help="serial port (openevse)")
+    pilot.add_argument("--chip", help="GPIO chip (gpio)")
+    pilot.add_argument("--watch", type=float, default=0.0, help="keep printing changes for this many seconds")
+    contactor = kinds.add_parser("contactor", help="show the contactor state, or switch it")
+    contactor.add_argument("--driver", required=True, help="gpio or modbus_relay")
+    contactor.add_argument("--port", help="serial port (modbus_relay)")
+    contactor.add_argument("--chip", help="GPIO chip (gpio)")
+    contactor.add_argument("--line", type=int, help="GPIO line (gpio)")
+    contactor.add_argument("--feedback-line", type=int, help="GPIO line of the mirror contact (gpio)")
+    switch = contactor.add_mutually_exclusive_group()
+    switch.add_argument("--close", action="store_true", help="close it (asks first; opens again on Enter)")
+    switch.add_argument("--open", action="store_true", help="open it (asks first)")
+    contactor.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for kind in (meter, rfid, pilot, contactor):
+        kind.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help=option_help)
+
     demo = sub.add_parser("demo", help="one complete charging session against a local CSMS")
     demo.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1"])
     demo.add_argument("--seconds", type=float, default=8.0, help="how long the EV charges")
@@ -50,9 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return _run(args.config, args.log_level)
     if args.command == "check-config":
-        return _check(args.config)
+        return _check(args.config, args.user)
     if args.command == "sim":
         return _sim(args.config, args.socket, args.argv)
+    if args.command == "probe":
+        return _probe(args)
     if args.command == "demo":
         from chargepoint.service.demo import run_demo
 
@@ -88,20 +127,74 @@ def _run(path: Path, log_level: str | None) -> int:
     return EXIT_OK
 
 
-def _check(path: Path) -> int:
+def _check(path: Path, user: str | None) -> int:
     from chargepoint.service.config import ConfigError, check_config
+    from chargepoint.service.hardware import check_devices
 
+    if user is None and os.geteuid() == 0:
+        import pwd
+
+        try:
+            user = pwd.getpwnam(SERVICE_USER).pw_name
+        except KeyError:
+            user = None
     try:
-        problems = check_config(path)
+        problems = check_config(path, check_devices=check_devices, user=user)
     except ConfigError as err:
         print(err, file=sys.stderr)
+        return EXIT_CONFIG
+    except LookupError as err:
+        print(f"chargepoint check-config: {err}", file=sys.stderr)
         return EXIT_CONFIG
     if problems:
         for problem in problems:
             print(f"{path}: {problem.key}: {problem.message}", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"{path}: OK")
+    print(f"{path}: OK" + (f" (device access checked for {user})" if user else ""))
     return EXIT_OK
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from chargepoint.service import probe
+
+    try:
+        options = probe.parse_options(args.option)
+        for key in ("model", "driver", "port", "baudrate", "parity", "unit", "path", "chip", "line"):
+            value = getattr(args, key, None)
+            if value is not None:
+                options[key] = value
+        if getattr(args, "feedback_line", None) is not None:
+            options["feedback_line"] = args.feedback_line
+        if args.kind == "meter":
+            return asyncio.run(probe.probe_meter(options, args.phases))
+        if args.kind == "rfid":
+            return asyncio.run(probe.probe_rfid(options, args.timeout))
+        if args.kind == "pilot":
+            return asyncio.run(probe.probe_pilot(options, args.watch))
+        closed = True if args.close else False if args.open else None
+        return asyncio.run(probe.probe_contactor(options, closed, _confirm(args.yes), _wait_for_enter))
+    except probe.ProbeError as err:
+        print(f"chargepoint probe {args.kind}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _confirm(yes: bool) -> Callable[[str], bool]:
+    def ask(question: str) -> bool:
+        if yes:
+            return True
+        try:
+            return input(question).strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    return ask
+
+
+async def _wait_for_enter() -> None:
+    print("press Enter to open the contactor again", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
 
 
 def _sim(config: Path | None, socket: Path | None, argv: list[str]) -> int:

@@ -47,7 +47,9 @@ BOOT_FIELD_LIMITS: dict[OcppVersion, dict[str, int]] = {
 # pyserial URL handlers (serial.urlhandler.protocol_*) plus Modbus TCP, which drivers/modbus accepts as port.
 PORT_URL_SCHEMES = frozenset({"socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110", "tcp"})
 # Device option values that are paths; resolved against the config file's directory like every other path.
-PATH_OPTIONS = ("port", "register_map")
+PATH_OPTIONS = ("port", "register_map", "chip", "path")
+DEVICE_NODE_OPTIONS = {"port": "dialout", "chip": "gpio", "path": "input"}
+"""Options that name a device node, with the group that usually owns such nodes on a board."""
 DEVICE_SLOTS = ("meter", "pilot", "contactor", "lock")
 REQUIRED_HARDWARE = ("meter", "pilot", "contactor")
 
@@ -207,13 +209,17 @@ def load_config(path: Path) -> Config:
 
 
 def check_config(
-    path: Path, *, check_devices: Callable[[Config], list[Problem]] | None = None
+    path: Path,
+    *,
+    check_devices: Callable[[Config], list[Problem]] | None = None,
+    user: str | None = None,
 ) -> list[Problem]:
     """``load_config`` (raises ``ConfigError``), then what needs this machine; ``[]`` when all is well.
 
-    Checks certificate files, each device ``port`` that is a path (exists, readable and writable by the
-    current user) and the storage directory (writable, or creatable in a writable parent).
-    ``check_devices`` is the hook for driver-specific checks, such as names known to the HAL registry.
+    Checks certificate files, each device node a device names (``port``, GPIO ``chip``, input ``path``:
+    exists, readable and writable by ``user``, default the current user) and the storage directory
+    (writable, or creatable in a writable parent). ``check_devices`` is the hook for driver-specific
+    checks, such as names known to the HAL registry and each driver's options.
     """
     config = load_config(path)
     csms = config.csms
@@ -222,11 +228,13 @@ def check_config(
                       ("client_key", csms.client_key)):
         if file is not None:
             problems.extend(_check_file(f"csms.{key}", file))
+    access = Access.of(user)
     devices = [d for e in config.evses for d in (e.meter, e.pilot, e.contactor, e.lock) if d]
     for device in [*devices, *config.rfid]:
-        port = device.options.get("port")
-        if isinstance(port, str) and "://" not in port:
-            problems.extend(_check_port(f"{device.key}.port", Path(port)))
+        for option, group in DEVICE_NODE_OPTIONS.items():
+            node = device.options.get(option)
+            if isinstance(node, str) and "://" not in node:
+                problems.extend(_check_node(f"{device.key}.{option}", Path(node), access, group))
     problems.extend(_check_storage("storage.dir", config.storage.dir))
     if check_devices is not None:
         problems.extend(check_devices(config))
@@ -651,14 +659,50 @@ def _check_file(key: str, path: Path) -> list[Problem]:
     return []
 
 
-def _check_port(key: str, path: Path) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who must be able to open the device nodes: a user name, uid and the groups it belongs to."""
+
+    name: str
+    uid: int
+    gids: frozenset[int]
+
+    @classmethod
+    def of(cls, user: str | None) -> Access:
+        """``user`` (the service user, e.g. ``chargepoint``), or the current user when ``None``."""
+        if user is None:
+            return cls(_user(), os.geteuid(), frozenset([os.getegid(), *os.getgroups()]))
+        import grp
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            raise LookupError(f"no such user {user!r} on this machine") from None
+        gids = {entry.pw_gid, *(g.gr_gid for g in grp.getgrall() if user in g.gr_mem)}
+        return cls(user, entry.pw_uid, frozenset(gids))
+
+    def can_read_write(self, path: Path) -> bool:
+        if self.uid == os.geteuid():
+            return os.access(path, os.R_OK | os.W_OK)
+        if self.uid == 0:
+            return True
+        st = path.stat()
+        if st.st_uid == self.uid:
+            return st.st_mode & 0o600 == 0o600
+        if st.st_gid in self.gids:
+            return st.st_mode & 0o060 == 0o060
+        return st.st_mode & 0o006 == 0o006
+
+
+def _check_node(key: str, path: Path, access: Access, group: str) -> list[Problem]:
     if not path.exists():
         return [Problem(key, f"{path}: no such device")]
     if path.is_dir():
         return [Problem(key, f"{path}: is a directory, not a device")]
-    if not os.access(path, os.R_OK | os.W_OK):
-        return [Problem(key, f"{path}: not readable and writable by {_user()} (serial ports usually need "
-                        "the 'dialout' group)")]
+    if not access.can_read_write(path):
+        return [Problem(key, f"{path}: not readable and writable by {access.name} (add the user to the "
+                        f"group that owns it, usually '{group}')")]
     return []
 
 

@@ -49,12 +49,14 @@ from chargepoint.core.events import (
     TransportOpened,
 )
 from chargepoint.core.station import Core
+from chargepoint.service.hardware import close_devices
 from chargepoint.service.logs import redact
 from chargepoint.service.persistence import AsyncStore
 from chargepoint.service.systemd import Notifier, watchdog_interval_s
 from chargepoint.service.transport import NotConnected, Transport, TransportSettings
 from hal.errors import DeviceFault, HalError
 from hal.station import EvseHardware, StationHardware
+from hal.token_reader import TokenReader
 from hal.types import FaultCode
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ frames = logging.getLogger("chargepoint.frames")
 
 METER_POLL_S = 1.0
 DEVICE_RETRY_S = 5.0
+READER_RECOVERED_S = 2.0
 
 DeviceCommand = SetContactor | SetPilotCurrent | SetEvseEnabled | SetLock
 
@@ -171,6 +174,7 @@ class Runner:
             await self._drain_io()
             io.cancel()
             await self.transport.stop()
+            await close_devices(self.hardware)  # the contactors open; ports are released
         return self._result
 
     # -- the core loop -----------------------------------------------------------------------------
@@ -321,9 +325,12 @@ class Runner:
 
     async def _pilot_task(self, evse: EvseHardware) -> None:
         fault: FaultCode | None = None
+        unreachable = DeviceOutage(self.events, evse.evse_id, FaultCode.INTERNAL_ERROR,
+                                   f"EVSE {evse.evse_id}: EVSE controller")
         while True:
             try:
                 async for status in evse.pilot.status_updates():
+                    unreachable.ended()
                     if status.fault != fault:
                         if fault is not None:
                             self.events.put_nowait(FaultCleared(evse.evse_id, fault))
@@ -332,7 +339,7 @@ class Runner:
                         fault = status.fault
                     self.events.put_nowait(PilotChanged(evse.evse_id, status.state))
             except HalError as err:
-                log.warning("EVSE %s: pilot unavailable: %s", evse.evse_id, err)
+                unreachable.began(err)
             await asyncio.sleep(DEVICE_RETRY_S)
 
     async def _meter_task(self, evse: EvseHardware) -> None:
@@ -345,15 +352,46 @@ class Runner:
                 self.events.put_nowait(MeterSampled(evse.evse_id, sample))
             await asyncio.sleep(self.meter_poll_s)
 
-    async def _reader_task(self, reader: object) -> None:
-        name = getattr(reader, "name", "reader")
+    async def _reader_task(self, reader: TokenReader) -> None:
+        # A reader is station-wide: its fault goes on connector 0 (OCPP 1.6 ReaderFailure).
+        outage = DeviceOutage(self.events, 0, FaultCode.READER_FAILURE, f"card reader {reader.name}")
         while True:
+            # The reader counts as back once it has run for a while without failing (it may see no card).
+            recovered = asyncio.get_running_loop().call_later(READER_RECOVERED_S, outage.ended)
             try:
-                async for token in reader.tokens():  # type: ignore[attr-defined]
-                    self.events.put_nowait(TokenPresented(name, token))
+                async for token in reader.tokens():
+                    outage.ended()
+                    self.events.put_nowait(TokenPresented(reader.name, token))
             except HalError as err:
-                log.warning("reader %s unavailable: %s", name, err)
+                outage.began(err)
+            finally:
+                recovered.cancel()
             await asyncio.sleep(DEVICE_RETRY_S)
+
+
+class DeviceOutage:
+    """A device that stopped answering: one fault event and one log line when it begins, and when it ends."""
+
+    def __init__(self, events: asyncio.Queue[Event], evse_id: int, code: FaultCode, what: str) -> None:
+        self.events = events
+        self.evse_id = evse_id
+        self.code = code
+        self.what = what
+        self.active = False
+
+    def began(self, err: HalError) -> None:
+        if self.active:
+            return
+        self.active = True
+        log.warning("%s unavailable: %s", self.what, err)
+        self.events.put_nowait(FaultRaised(self.evse_id, self.code, f"{self.what} unavailable"[:50]))
+
+    def ended(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        log.info("%s answers again", self.what)
+        self.events.put_nowait(FaultCleared(self.evse_id, self.code))
 
 
 async def open_store(state_dir: Path) -> AsyncStore:

@@ -402,11 +402,12 @@ def test_relative_paths_resolve_against_the_config_file(
 @pytest.fixture
 def machine(write: Callable[..., Path], tmp_path: Path) -> Callable[..., Path]:
     """A hardware config whose ports are files in tmp_path and whose storage dir is creatable."""
-    for name in ("ttyUSB0", "ttyS1", "ttyS2"):
+    for name in ("ttyUSB0", "ttyS1", "ttyS2", "gpiochip0"):
         (tmp_path / name).write_bytes(b"")
 
     def make(edits: Edits = ()) -> Path:
-        return write(edit(HARDWARE, edits).replace('"/dev/tty', '"tty').replace('"/var/lib/', '"'))
+        text = edit(HARDWARE, edits).replace('"/dev/tty', '"tty').replace('"/dev/gpiochip', '"gpiochip')
+        return write(text.replace('"/var/lib/', '"'))
 
     return make
 
@@ -419,6 +420,7 @@ def test_check_config_passes_on_a_ready_machine(machine: Callable[..., Path]) ->
     pytest.param([(CA, '"missing-ca.pem"')], "csms.ca_file", "no such file", id="ca-missing"),
     pytest.param([(CA, '"."')], "csms.ca_file", "not a regular file", id="ca-directory"),
     pytest.param([("ttyS1", "ttyGONE")], "evse[1].pilot.port", "no such device", id="port-missing"),
+    pytest.param([("gpiochip0", "gpiochip9")], "evse[1].contactor.chip", "no such device", id="chip-missing"),
     pytest.param([(STORAGE, '"no/such/dir"')], "storage.dir", "neither does its parent", id="storage"),
     pytest.param([(STORAGE, '"ttyS1"')], "storage.dir", "not a directory", id="storage-file"),
 ])

@@ -253,7 +253,6 @@ class Station16:
         evse.last_sample = sample  # type: ignore[assignment]
         actions: list[Action] = []
         if evse.meter_failures >= METER_FAULT_AFTER:
-            actions.append(Log(logging.INFO, f"EVSE {evse_id}: meter answers again"))
             actions += self._on_fault_cleared(evse_id, FaultCode.POWER_METER_FAILURE, now)
         evse.meter_failures = 0
         if evse_id in self.power_loss:
@@ -266,14 +265,13 @@ class Station16:
             return []
         evse.meter_failures += 1
         if evse.meter_failures == METER_FAULT_AFTER:
-            return [
-                Log(logging.WARNING, f"EVSE {evse_id}: meter not answering ({reason})"),
-                *self._on_fault(evse_id, FaultCode.POWER_METER_FAILURE, reason, now),
-            ]
+            return self._on_fault(evse_id, FaultCode.POWER_METER_FAILURE, f"meter: {reason}", now)
         return []
 
     def _on_fault(self, evse_id: int, code: FaultCode, info: str, now: Now) -> list[Action]:
         if evse_id == 0:
+            if code in self.station_faults:
+                return []
             self.station_faults[code] = info
             return [Log(logging.WARNING, f"station fault {code.value}: {info}")]
         evse = self.evses.get(evse_id)
@@ -288,8 +286,9 @@ class Station16:
 
     def _on_fault_cleared(self, evse_id: int, code: FaultCode, now: Now) -> list[Action]:
         if evse_id == 0:
-            self.station_faults.pop(code, None)
-            return []
+            if self.station_faults.pop(code, None) is None:
+                return []
+            return [Log(logging.INFO, f"station fault {code.value} cleared")]
         evse = self.evses.get(evse_id)
         if evse is None or evse.faults.pop(code, None) is None:
             return []

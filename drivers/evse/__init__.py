@@ -1,0 +1,1 @@
+"""EVSE-controller (control pilot) drivers: OpenEVSE over RAPI."""
