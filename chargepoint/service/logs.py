@@ -55,5 +55,8 @@ def setup_logging(level: str = "INFO", *, stream: object = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("websockets", "pymodbus", "asyncio"):
+    for noisy in ("websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # pymodbus logs every garbled frame or timeout at ERROR with a frame dump. Our Modbus drivers count
+    # those and raise a HAL error the station reports once, so pymodbus speaks only at DEBUG.
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL)
