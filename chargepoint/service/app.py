@@ -107,9 +107,11 @@ def merge_status(core: dict[str, object], devices: dict[str, object]) -> dict[st
             continue
         merged = dict(item)
         dev = by_id.get(item.get("evse"), {})
-        for key in ("plugged", "ev_state", "pilot", "current_a", "power_w", "faults"):
+        for key in ("plugged", "ev_state", "pilot", "current_a", "power_w"):
             if key in dev:
                 merged[key] = dev[key]
+        if "faults" in dev:
+            merged["simulated_faults"] = dev["faults"]  # what the tester injected; "faults" is the core's
         if "energy_wh" in dev:
             merged["meter_energy_wh"] = dev["energy_wh"]
         evses.append(merged)
@@ -129,7 +131,7 @@ async def serve(config: Config, *, sim_clock: Callable[[], float] | None = None,
     """Run the station until a signal or a reset."""
     station = await build_station(config, sim_clock)
     control: ControlServer | None = None
-    if config.hal.driver == "sim" and config.hal.control_socket is not None:
+    if config.hal.control_socket is not None:
         control = ControlServer(config.hal.control_socket, station.control)
         await control.start()
     loop = asyncio.get_running_loop()

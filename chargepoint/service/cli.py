@@ -1,4 +1,4 @@
-"""The ``chargepoint`` command line: run, check-config, probe, sim and demo."""
+"""The ``chargepoint`` command line: run, check-config, status, probe, sim and demo."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--config", type=Path, help="find the control socket from this config")
     where.add_argument("--socket", type=Path, help="the control socket path")
     sim.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+    status = sub.add_parser("status", help="what the running station is doing (any HAL)")
+    where = status.add_mutually_exclusive_group()
+    where.add_argument("--config", type=Path, help="find the control socket from this config")
+    where.add_argument("--socket", type=Path, help="the control socket path")
+    status.add_argument("--json", action="store_true", help="the raw status as JSON")
 
     probe = sub.add_parser("probe", help="talk to one device once (commissioning)")
     kinds = probe.add_subparsers(dest="kind", required=True)
@@ -90,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.config, args.user)
     if args.command == "sim":
         return _sim(args.config, args.socket, args.argv)
+    if args.command == "status":
+        return _status(args.config, args.socket, args.json)
     if args.command == "probe":
         return _probe(args)
     if args.command == "demo":
@@ -197,6 +205,23 @@ async def _wait_for_enter() -> None:
     await asyncio.to_thread(sys.stdin.readline)
 
 
+def _control_socket(config: Path | None, socket: Path | None) -> Path | int:
+    """The control socket given, or the one the config names; an exit code when there is none."""
+    if socket is not None:
+        return socket
+    from chargepoint.service.config import ConfigError, load_config
+
+    try:
+        loaded = load_config(config or DEFAULT_CONFIG)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return EXIT_CONFIG
+    if loaded.hal.control_socket is None:
+        print(f"{loaded.source}: hal.control_socket: not set", file=sys.stderr)
+        return EXIT_CONFIG
+    return loaded.hal.control_socket
+
+
 def _sim(config: Path | None, socket: Path | None, argv: list[str]) -> int:
     from chargepoint.service.control import ControlError, send_command
 
@@ -204,22 +229,55 @@ def _sim(config: Path | None, socket: Path | None, argv: list[str]) -> int:
         print("chargepoint sim: give a command (plug, unplug, tap, ev, fault, clear, power, status)",
               file=sys.stderr)
         return EXIT_CONFIG
-    if socket is None:
-        from chargepoint.service.config import ConfigError, load_config
-
-        try:
-            loaded = load_config(config or DEFAULT_CONFIG)
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            return EXIT_CONFIG
-        if loaded.hal.control_socket is None:
-            print(f"{loaded.source}: hal.control_socket: not set (is hal.driver \"sim\"?)", file=sys.stderr)
-            return EXIT_CONFIG
-        socket = loaded.hal.control_socket
+    path = _control_socket(config, socket)
+    if isinstance(path, int):
+        return path
     try:
-        reply = asyncio.run(send_command(socket, argv))
+        reply = asyncio.run(send_command(path, argv))
     except ControlError as err:
         print(f"chargepoint sim: {err}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     print(json.dumps(reply, indent=2))
     return EXIT_OK if reply.get("ok", True) else 1
+
+
+def _status(config: Path | None, socket: Path | None, as_json: bool) -> int:
+    from chargepoint.service.control import ControlError, send_command
+
+    path = _control_socket(config, socket)
+    if isinstance(path, int):
+        return path
+    try:
+        reply = asyncio.run(send_command(path, ["status"]))
+    except ControlError as err:
+        print(f"chargepoint status: {err}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print(json.dumps(reply, indent=2) if as_json else format_status(reply))
+    return EXIT_OK
+
+
+def format_status(status: dict[str, object]) -> str:
+    """The status a person reads: the connection, then one block per EVSE."""
+    connected = "connected" if status.get("connected") else "OFFLINE"
+    lines = [f"{status.get('station_id', '?')}  OCPP {status.get('ocpp_version', '?')}  {connected}, "
+             f"registration {status.get('registration', '?')}, "
+             f"{status.get('queued_transaction_messages', 0)} transaction message(s) queued"]
+    station_faults = status.get("station_faults")
+    if isinstance(station_faults, dict):
+        lines += [f"  station fault {code}: {info}" for code, info in station_faults.items()]
+    evses = status.get("evses")
+    for evse in evses if isinstance(evses, list) else []:
+        if not isinstance(evse, dict):
+            continue
+        tx = evse.get("transaction_id") or evse.get("local_transaction_id")
+        parts = [f"EVSE {evse.get('evse')}: {evse.get('status')}"]
+        if tx is not None:
+            parts.append(f"transaction {tx} ({evse.get('id_tag')})")
+        parts.append(f"energy {evse.get('energy_wh', 0)} Wh")
+        parts.append(f"limit {evse.get('current_limit_a', 0)} A")
+        parts.append("relay closed" if evse.get("relay_closed") else "relay open")
+        lines.append("  ".join(parts))
+        faults = evse.get("faults")
+        if isinstance(faults, dict):
+            lines += [f"    fault {code}: {info}" for code, info in faults.items()]
+    return "\n".join(lines)

@@ -130,8 +130,8 @@ class HalConfig:
 
     driver: HalDriver
     control_socket: Path | None = None
-    """The simulator's control socket (``chargepoint sim``); ``<storage.dir>/sim.sock`` by default, and
-    always ``None`` with the hardware driver."""
+    """The local control socket: ``chargepoint status`` (and with the simulator ``chargepoint sim``).
+    ``<storage.dir>/sim.sock`` with the simulator, ``<storage.dir>/control.sock`` with real hardware."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,12 +520,10 @@ def _hal(doc: _Table, storage_dir: Path | None) -> tuple[HalDriver | None, HalCo
     _choice(t, "driver", name, HAL_DRIVERS)
     socket = t.path("control_socket")
     driver = HAL_DRIVERS.get(name or "")
-    if driver == "hardware" and "control_socket" in t.data:
-        t.problem("control_socket", 'only used with driver = "sim"')
     if not t.ok or driver is None:
         return driver, None
-    if driver == "sim" and socket is None and storage_dir is not None:
-        socket = storage_dir / "sim.sock"
+    if socket is None and storage_dir is not None:
+        socket = storage_dir / ("sim.sock" if driver == "sim" else "control.sock")
     return driver, HalConfig(driver, socket)
 
 

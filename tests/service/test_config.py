@@ -143,7 +143,8 @@ def test_hardware_config_loads_without_the_ports(write: Callable[..., Path]) -> 
     assert evse.contactor is not None and evse.contactor.driver == "gpio"
     assert evse.contactor.options["feedback_line"] == 18
     assert config.rfid == (DeviceConfig("pn532", {"driver": "pn532", "port": "/dev/ttyS2"}, "rfid[1]"),)
-    assert (config.hal.driver, config.hal.control_socket) == ("hardware", None)
+    assert config.hal.driver == "hardware"
+    assert config.hal.control_socket == Path("/var/lib/chargepoint/control.sock")  # chargepoint status
     with pytest.raises(TypeError):
         evse.meter.options["port"] = "/dev/other"  # type: ignore[index]
 
@@ -285,8 +286,6 @@ RULES = [
     rule("hardware-no-meter", "evse[1].meter", "required", (SIM, HARD)),
     rule("hardware-no-pilot", "evse[1].pilot", "required", ("pilot = {", "# pilot = {"), base=HARDWARE),
     rule("hardware-no-contactor", "evse[1].contactor", "required", ("contactor =", "# c ="), base=HARDWARE),
-    rule("hardware-socket", "hal.control_socket", 'only used with driver = "sim"',
-         after(HARD, 'control_socket = "s.sock"'), base=HARDWARE),
     rule("sim-meter", "evse[1].meter", 'not used with hal.driver = "sim"',
          after(PHASES, 'meter = { model = "eastron_sdm630", port = "/dev/x" }')),
     rule("sim-rfid", "rfid[1]", 'not used with hal.driver = "sim"',

@@ -67,3 +67,24 @@ def test_demo_runs_a_whole_session_and_exits() -> None:
     for needle in ("BootNotification", "Authorize", "StartTransaction", "StopTransaction", "== summary ==",
                    "transaction id : 1001", "kWh"):
         assert needle in out
+
+
+async def test_status_prints_what_the_running_station_does(csms: Csms, station_factory: Any) -> None:
+    station = station_factory(csms.url)
+    await station.start()
+    await csms.wait_for(lambda: bool(csms.received("StatusNotification")), 20)
+    config = str(station.config)
+    assert run("sim", "--config", config, "fault", "1", "meter").returncode == 0
+    await csms.wait_for(lambda: any("PowerMeterFailure" in f.text for f in csms.frames), 30)
+    result = run("status", "--config", config)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("SYS-CP-1  OCPP 1.6  connected, registration Accepted")
+    assert lines[1].startswith("EVSE 1: Faulted") and "relay open" in lines[1]
+    assert lines[2].strip().startswith("fault PowerMeterFailure:")
+    raw = json.loads(run("status", "--config", config, "--json").stdout)
+    assert raw["evses"][0]["faults"].keys() == {"PowerMeterFailure"}
+    assert raw["evses"][0]["simulated_faults"] == ["PowerMeterFailure"]
+    assert station.terminate() == 0
+    gone = run("status", "--config", config)
+    assert gone.returncode == 69

@@ -475,10 +475,13 @@ class Station16:
                     "local_transaction_id": tx.local_id if tx else None,
                     "id_tag": session.id_tag[:4] + "…" if session else None,
                     "operative": evse.operative,
+                    "faults": {code.value: info for code, info in evse.faults.items()},
                 }
             )
         return {
+            "station_id": self.info.station_id,
             "ocpp_version": "1.6",
+            "station_faults": {code.value: info for code, info in self.station_faults.items()},
             "connected": self.endpoint.connected,
             "registration": self.boot_status,
             "queued_transaction_messages": len(self.endpoint.durable_messages()),
