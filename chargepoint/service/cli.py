@@ -129,10 +129,31 @@ def _run(path: Path, log_level: str | None) -> int:
         print(err, file=sys.stderr)
         return EXIT_CONFIG
     if result.reboot is not None:
+        if result.reboot.value == "Hard" and config.station.hard_reset_hook is not None:
+            _run_hard_reset_hook(config.station.hard_reset_hook)
         # OCPP Reset: start afresh as a new process image (same PID, so systemd keeps tracking it).
+        # After a hook that reboots the board this process is stopped by the shutdown anyway.
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "chargepoint", *sys.argv[1:]])  # noqa: S606
     return EXIT_OK
+
+
+def _run_hard_reset_hook(hook: Path) -> None:
+    """OCPP 1.6 §5.14 Hard reset: the integrator's executable (e.g. a board reboot), bounded in time."""
+    import logging
+    import subprocess
+
+    log = logging.getLogger("chargepoint.reset")
+    try:
+        done = subprocess.run([str(hook)], timeout=60, check=False, capture_output=True)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as err:
+        log.error("hard reset hook %s failed: %s; restarting the process instead", hook, err)
+        return
+    if done.returncode != 0:
+        log.error("hard reset hook %s exited %s: %s", hook, done.returncode,
+                  done.stderr.decode(errors="replace").strip()[-200:])
+    else:
+        log.info("hard reset hook %s ran", hook)
 
 
 def _check(path: Path, user: str | None) -> int:

@@ -85,6 +85,12 @@ class StationConfig:
     ocpp_version: OcppVersion = "1.6"
     organization: str = ""
     """Organisation name for certificate signing requests (OCPP 2.0.1 SecurityCtrlr.OrganizationName)."""
+    hard_reset_hook: Path | None = None
+    """An executable run after a Hard reset has stopped the station cleanly, e.g. one that reboots the
+    board; without it (or when it fails) a Hard reset restarts the process like a Soft one."""
+    set_system_clock: bool = False
+    """Set the board's clock from the CSMS time (needs CAP_SYS_TIME); by default the station only keeps
+    its own offset and never touches the system clock."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -228,6 +234,11 @@ def check_config(
                       ("client_key", csms.client_key)):
         if file is not None:
             problems.extend(_check_file(f"csms.{key}", file))
+    hook = config.station.hard_reset_hook
+    if hook is not None:
+        problems.extend(_check_file("station.hard_reset_hook", hook))
+        if hook.is_file() and not os.access(hook, os.X_OK):
+            problems.append(Problem("station.hard_reset_hook", f"{hook}: not executable"))
     access = Access.of(user)
     devices = [d for e in config.evses for d in (e.meter, e.pilot, e.contactor, e.lock) if d]
     for device in [*devices, *config.rfid]:
@@ -309,6 +320,15 @@ class _Table:
             self.problem(name, "must be a finite number")
             return None
         return float(value)
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.problem(name, f"expected true or false, got {_type_name(value)}")
+            return None
+        return value
 
     def path(self, name: str, *, required: bool = False) -> Path | None:
         value = self.text(name, required=required)
@@ -436,10 +456,13 @@ def _station(doc: _Table) -> StationConfig | None:
         if value is not None and len(value) > limit:
             t.problem(name, f"at most {limit} characters in an OCPP {version} BootNotification "
                       f"(got {len(value)})")
+    hook = t.path("hard_reset_hook")
+    set_clock = t.boolean("set_system_clock")
     if not t.ok or ident is None:
         return None
     return StationConfig(ident, values["vendor"] or "", values["model"] or "", values["serial_number"] or "",
-                         values["firmware_version"] or "", version, values["organization"] or "")
+                         values["firmware_version"] or "", version, values["organization"] or "", hook,
+                         bool(set_clock))
 
 
 def _csms(doc: _Table) -> CsmsConfig | None:

@@ -4,6 +4,7 @@ lost"). The CSMS is a real server on loopback; the station is `python -m chargep
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from chargepoint.service.csms import Csms
@@ -100,6 +101,32 @@ async def test_soft_reset_stops_the_transaction_and_the_process_restarts_itself(
     stops = actions(csms, "StopTransaction")
     assert [s["reason"] for _, s in stops] == ["SoftReset"]
     assert station.proc.poll() is None and station.proc.pid == pid  # the same process, a new image
+    assert not csms.violations
+    await station.wait_control()
+    assert station.terminate() == 0
+
+
+async def test_hard_reset_runs_the_integrators_hook_then_restarts(
+    csms: Csms, station_factory: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "hook-ran"
+    hook = tmp_path / "reboot-board"
+    hook.write_text(f"#!/bin/sh\necho hard >> {marker}\n")
+    hook.chmod(0o755)
+    station = station_factory(csms.url)
+    station.config.write_text(station.config.read_text().replace(
+        'ocpp_version = "1.6"', f'ocpp_version = "1.6"\nhard_reset_hook = "{hook}"'))
+    await station.start()
+    await csms.wait_for(lambda: bool(csms.received("StatusNotification")), 20)
+    await station.sim("plug", "1")
+    await station.sim("tap", "EE55FF66")
+    await csms.wait_for(lambda: bool(csms.transactions), 20)
+    from ocpp.v16 import call
+
+    await csms.sessions["SYS-CP-1"].call(call.Reset(type="Hard"))
+    await csms.wait_for(lambda: len(csms.received("BootNotification")) == 2, 30)
+    assert [s["reason"] for _, s in actions(csms, "StopTransaction")] == ["HardReset"]
+    assert marker.read_text() == "hard\n"  # once, after the station had stopped cleanly
     assert not csms.violations
     await station.wait_control()
     assert station.terminate() == 0
