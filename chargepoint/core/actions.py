@@ -7,6 +7,7 @@ durable on disk before any later ``SendText`` goes out (the "nothing is lost" ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -103,6 +104,13 @@ class Log:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetSystemClock:
+    """Set the board's clock to ``utc`` (only when the installer allowed it: station.set_system_clock)."""
+
+    utc: datetime
+
+
 Action = (
     SendText
     | SetContactor
@@ -115,4 +123,5 @@ Action = (
     | Reconnect
     | Reboot
     | Log
+    | SetSystemClock
 )

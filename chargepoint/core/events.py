@@ -114,6 +114,13 @@ class Restored:
     records: tuple[Record, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SystemClockSet:
+    """The shell set the board's clock; it moved by ``shift_s`` seconds (new minus old)."""
+
+    shift_s: float
+
+
 Event = (
     PilotChanged
     | TokenPresented
@@ -127,4 +134,5 @@ Event = (
     | TransportClosed
     | TextReceived
     | Restored
+    | SystemClockSet
 )

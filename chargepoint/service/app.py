@@ -43,6 +43,7 @@ def station_info(config: Config) -> StationInfo:
         evses=tuple(EvseSpec(e.id, float(e.max_current_a), e.phases) for e in config.evses),
         call_timeout_s=config.csms.call_timeout_s,
         ping_interval_s=round(config.csms.ping_interval_s),
+        set_system_clock=s.set_system_clock,
     )
 
 

@@ -31,6 +31,7 @@ from chargepoint.core.actions import (
     SetEvseEnabled,
     SetLock,
     SetPilotCurrent,
+    SetSystemClock,
 )
 from chargepoint.core.clock import Now
 from chargepoint.core.events import (
@@ -43,6 +44,7 @@ from chargepoint.core.events import (
     MeterSampled,
     PilotChanged,
     Restored,
+    SystemClockSet,
     TextReceived,
     TokenPresented,
     TransportClosed,
@@ -210,6 +212,11 @@ class Runner:
             elif isinstance(action, SendText | Reconnect | Reboot):
                 self._io.put_nowait((batch, action))
                 batch = []
+            elif isinstance(action, SetSystemClock):
+                # Fed back at once, before any other event, so no timestamp sees the offset twice.
+                shift = set_system_clock(action.utc)
+                if shift is not None:
+                    await self._execute(self.core.handle(SystemClockSet(shift), self.clock()))
             else:
                 await self._run_action(action)  # queued to a device worker: returns at once
         if batch:
@@ -367,6 +374,17 @@ class Runner:
             finally:
                 recovered.cancel()
             await asyncio.sleep(DEVICE_RETRY_S)
+
+
+def set_system_clock(utc: datetime) -> float | None:
+    """Set CLOCK_REALTIME (needs CAP_SYS_TIME); the shift in seconds, or ``None`` when not permitted."""
+    before = time.clock_gettime(time.CLOCK_REALTIME)
+    try:
+        time.clock_settime(time.CLOCK_REALTIME, utc.timestamp())
+    except OSError as err:
+        log.warning("cannot set the board clock (station.set_system_clock): %s; keeping an offset", err)
+        return None
+    return utc.timestamp() - before
 
 
 class DeviceOutage:

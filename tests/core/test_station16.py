@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
-from chargepoint.core.actions import Persist, Reboot, SendText, SetContactor, SetLock, SetPilotCurrent
+from chargepoint.core.actions import (
+    Persist,
+    Reboot,
+    SendText,
+    SetContactor,
+    SetLock,
+    SetPilotCurrent,
+    SetSystemClock,
+)
 from chargepoint.core.clock import Now
-from chargepoint.core.events import ContactorChanged, FaultCleared, FaultRaised, LockResult, TextReceived
+from chargepoint.core.events import (
+    ContactorChanged,
+    FaultCleared,
+    FaultRaised,
+    LockResult,
+    SystemClockSet,
+    TextReceived,
+)
 from hal.types import FaultCode
 from tests.core.harness import T0, Driver
 
@@ -72,6 +89,29 @@ def test_heartbeat_time_sets_the_clock_offset() -> None:
     d.serve()
     stamp = d.calls("StatusNotification")[-1][3]["timestamp"]
     assert stamp.startswith("2026-11-24T13:00:00")  # the CSMS time from that moment on
+
+
+def test_the_board_clock_is_left_alone_unless_the_installer_allows_setting_it() -> None:
+    d = Driver()
+    d.connect()
+    d.advance(301)
+    d.answer({"currentTime": "2026-11-24T13:00:00.000Z"})
+    assert not any(isinstance(a, SetSystemClock) for a in d.actions)
+
+    d = Driver()
+    d.station.info = replace(d.info, set_system_clock=True)
+    d.connect()
+    d.advance(301)
+    d.answer({"currentTime": "2026-11-24T13:00:00.000Z"})  # an hour ahead of the board
+    (action,) = [a for a in d.actions if isinstance(a, SetSystemClock)]
+    assert action.utc.isoformat().startswith("2026-11-24T13:00:00")
+    # The shell set the clock: the board is now an hour later, and station time must not jump again.
+    d.feed(SystemClockSet(3600.0))
+    d.now = Now(d.now.monotonic, d.now.utc + timedelta(hours=1))
+    d.pilot("B")
+    d.serve()
+    stamp = d.calls("StatusNotification")[-1][3]["timestamp"]
+    assert stamp.startswith("2026-11-24T13:00:00")
 
 
 # -- a whole session -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from chargepoint.core.actions import (
     Persist,
     SetEvseEnabled,
     SetPilotCurrent,
+    SetSystemClock,
 )
 from chargepoint.core.clock import Now, format_timestamp, parse_timestamp
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
@@ -35,6 +36,7 @@ from chargepoint.core.events import (
     MeterSampled,
     PilotChanged,
     Restored,
+    SystemClockSet,
     TextReceived,
     TokenPresented,
     TransportClosed,
@@ -76,6 +78,7 @@ class StationInfo:
     ping_interval_s: int = 30  # the installer's default for WebSocketPingInterval
     validate: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    set_system_clock: bool = False  # the installer lets the station set the board clock from the CSMS
 
 
 class Station16:
@@ -173,6 +176,8 @@ class Station16:
         actions: list[Action] = [Persist(META, "last_time", format_timestamp(after))]
         if first and abs((after - before).total_seconds()) > 1:
             actions += transactions.correct_unsynced(self, after - before)
+        if self.info.set_system_clock and abs(self.offset.total_seconds()) > 1:
+            actions.append(SetSystemClock(after))
         return actions
 
     # -- events ------------------------------------------------------------------------------------
@@ -206,6 +211,10 @@ class Station16:
                 return [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now)]
             case Restored(records):
                 return self._restore(records, now)
+            case SystemClockSet(shift_s):
+                # The board clock now carries (part of) the offset: keep station time where it was.
+                self.offset -= timedelta(seconds=shift_s)
+                return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)")]
         return []  # pragma: no cover - the match is exhaustive over Event
 
     def _restore(self, records: tuple[object, ...], now: Now) -> list[Action]:
