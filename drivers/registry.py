@@ -19,6 +19,7 @@ def register_drivers() -> None:
     for name in [*builtin_model_names(), "generic"]:
         registry.register("meter", name, METER_FACTORY)
     registry.register("contactor", "modbus_relay", RELAY_FACTORY)
+    registry.register("pilot", "openevse", "drivers.evse.openevse:create_openevse")
 
 
 register_drivers()

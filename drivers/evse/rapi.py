@@ -15,7 +15,6 @@ The firmware writes the checksum in upper-case hex (``appendChk``: ``"^%02X"``) 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -205,9 +204,4 @@ def _field(frame: Frame, index: int, base: int) -> int:
     try:
         return int(frame.params[index], base)
     except (IndexError, ValueError) as err:
-        raise RapiFormatError(f"${frame.kind}: field {index} missing or not base {base}: {frame.params}") from err
-
-
-def join_frames(frames: Iterable[bytes]) -> bytes:
-    """Concatenate encoded frames (for tests that write several at once)."""
-    return b"".join(frames)
+        raise RapiFormatError(f"${frame.kind}: field {index} is not base {base}: {frame.params}") from err
