@@ -2,7 +2,8 @@
 
 Meters: one name per built-in model file (``drivers/modbus/models/*.toml`` stems) plus ``"generic"``
 (the installer's own ``register_map``), all served by ``drivers.modbus.meter:create_meter`` which reads
-``model`` from the options. Contactors: ``"modbus_relay"``.
+``model`` from the options. Contactors: ``"modbus_relay"``, ``"gpio"``. Pilots (EVSE controllers):
+``"openevse"`` (RAPI over serial), ``"gpio"`` (a comparator board and a sysfs PWM).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def register_drivers() -> None:
         registry.register("meter", name, METER_FACTORY)
     registry.register("contactor", "modbus_relay", RELAY_FACTORY)
     registry.register("pilot", "openevse", "drivers.evse.openevse:create_openevse")
+    registry.register("contactor", "gpio", "drivers.gpio.contactor:create_gpio_contactor")
+    registry.register("pilot", "gpio", "drivers.gpio.pilot:create_gpio_pilot")
 
 
 register_drivers()

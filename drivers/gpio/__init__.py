@@ -1,0 +1,1 @@
+"""GPIO drivers: a contactor with mirror-contact feedback, and a GPIO/PWM control-pilot board."""
