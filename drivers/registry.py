@@ -3,7 +3,7 @@
 Meters: one name per built-in model file (``drivers/modbus/models/*.toml`` stems) plus ``"generic"``
 (the installer's own ``register_map``), all served by ``drivers.modbus.meter:create_meter`` which reads
 ``model`` from the options. Contactors: ``"modbus_relay"``, ``"gpio"``. Pilots (EVSE controllers):
-``"openevse"`` (RAPI over serial), ``"gpio"`` (a comparator board and a sysfs PWM).
+``"openevse"`` (RAPI over serial), ``"gpio"`` (a comparator board and a sysfs PWM). Locks: ``"gpio"``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def register_drivers() -> None:
     registry.register("pilot", "openevse", "drivers.evse.openevse:create_openevse")
     registry.register("contactor", "gpio", "drivers.gpio.contactor:create_gpio_contactor")
     registry.register("pilot", "gpio", "drivers.gpio.pilot:create_gpio_pilot")
+    registry.register("lock", "gpio", "drivers.gpio.lock:create_gpio_lock")
 
 
 register_drivers()

@@ -11,10 +11,13 @@ import pytest
 
 from drivers.gpio.contactor import GpioContactor, contactor_settings, create_gpio_contactor
 from drivers.gpio.lines import gpio_error, open_lines
+from drivers.gpio.lock import create_gpio_lock
 from drivers.gpio.pilot import GpioPilot, classify, create_gpio_pilot, pilot_settings
 from drivers.options import OptionError
+from hal import registry
 from hal.contactor import Contactor
 from hal.errors import DeviceFault, DeviceUnavailable
+from hal.lock import ConnectorLock
 from hal.pilot import Pilot, PilotStatus
 from hal.types import FaultCode, PilotState
 from tests.drivers.fake_gpio import (
@@ -580,3 +583,24 @@ def test_pilot_factory_defaults() -> None:
     assert pilot.settings.pwm_chip == "/sys/class/pwm/pwmchip0" and pilot.settings.pwm_channel == 0
     assert pilot.settings.debounce_s == 0.01 and pilot.settings.fault_line is None
     assert pilot.settings.state_lines[PilotState.F] == 26
+
+
+async def test_gpio_lock_locks_and_reports_a_latch_that_does_not_move() -> None:
+    chip = FakeChip()
+    hardware = FakeContactorHardware(chip, COIL, FEEDBACK)
+    lock = create_gpio_lock({"driver": "gpio", "chip": CHIP, "line": COIL, "feedback_line": FEEDBACK,
+                             "settle_s": 0.1}, lines=chip.open_lines)
+    assert isinstance(lock, ConnectorLock)
+    try:
+        async with asyncio.timeout(BOUND_S):
+            await lock.set_locked(True)
+            assert hardware.closed and await lock.is_locked()
+            await lock.set_locked(False)
+            assert not hardware.closed
+            hardware.stuck = True  # the latch is jammed open
+            with pytest.raises(DeviceFault):
+                await lock.set_locked(True)
+    finally:
+        await lock.close()
+    registry.discover()
+    assert registry.load("lock", "gpio") is create_gpio_lock
