@@ -136,7 +136,7 @@ class ReaderPeer(Protocol):
         ...
 
     def uid(self, n: int) -> bytes:
-        """The ``n``-th test UID in the length this reader technology uses (4 for ISO 14443A, 5 for EM4100)."""
+        """The ``n``-th test UID, as long as this technology has them (4 bytes ISO 14443A, 5 EM4100)."""
         ...
 
 
