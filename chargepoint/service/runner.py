@@ -324,7 +324,7 @@ class Runner:
             if isinstance(command, SetLock):
                 code = FaultCode.CONNECTOR_LOCK_FAILURE
                 put(LockResult(evse.evse_id, command.locked, ok=False))
-            put(FaultRaised(evse.evse_id, code, str(err)[:50]))
+            put(FaultRaised(evse.evse_id, code, str(err)))
         except HalError as err:
             log.warning("EVSE %s: %s failed: %s", evse.evse_id, type(command).__name__, err)
             if isinstance(command, SetLock):
@@ -332,8 +332,7 @@ class Runner:
 
     async def _pilot_task(self, evse: EvseHardware) -> None:
         fault: FaultCode | None = None
-        unreachable = DeviceOutage(self.events, evse.evse_id, FaultCode.INTERNAL_ERROR,
-                                   f"EVSE {evse.evse_id}: EVSE controller")
+        unreachable = DeviceOutage(self.events, evse.evse_id, FaultCode.INTERNAL_ERROR, "EVSE controller")
         while True:
             try:
                 async for status in evse.pilot.status_updates():
@@ -388,7 +387,8 @@ def set_system_clock(utc: datetime) -> float | None:
 
 
 class DeviceOutage:
-    """A device that stopped answering: one fault event and one log line when it begins, and when it ends."""
+    """A device that stopped answering: one fault event when it begins and one when it ends (the core logs
+    each once, and reports the fault in StatusNotification)."""
 
     def __init__(self, events: asyncio.Queue[Event], evse_id: int, code: FaultCode, what: str) -> None:
         self.events = events
@@ -401,14 +401,12 @@ class DeviceOutage:
         if self.active:
             return
         self.active = True
-        log.warning("%s unavailable: %s", self.what, err)
-        self.events.put_nowait(FaultRaised(self.evse_id, self.code, f"{self.what} unavailable"[:50]))
+        self.events.put_nowait(FaultRaised(self.evse_id, self.code, f"{self.what} unavailable: {err}"))
 
     def ended(self) -> None:
         if not self.active:
             return
         self.active = False
-        log.info("%s answers again", self.what)
         self.events.put_nowait(FaultCleared(self.evse_id, self.code))
 
 

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 from drivers.serial_port import SerialPort
 from hal.errors import DeviceUnavailable
 from hal.types import PilotState
 
-SOCAT = "/usr/bin/socat"
 BOUND_S = 5.0
 FIRMWARE = "8.2.2"
 RAPI_VERSION = "6.0.0"
@@ -35,50 +31,6 @@ _EV_CODES = {PilotState.A: 0x01, PilotState.B: 0x02, PilotState.C: 0x03, PilotSt
 SLEEPING = 0xFE
 DISABLED = 0xFF
 MIN_A = 6  # MIN_CURRENT_CAPACITY_J1772
-
-
-class SocatPair:
-    """Two linked pseudo-terminals: ``driver_path`` for the driver, ``peer_path`` for the peer."""
-
-    def __init__(self, directory: Path) -> None:
-        self.driver_path = str(directory / "evse-tty")
-        self.peer_path = str(directory / "peer-tty")
-        self._proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        for link in (self.driver_path, self.peer_path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(link)  # a stale link from a killed socat
-        self._proc = await asyncio.create_subprocess_exec(
-            SOCAT,
-            f"pty,raw,echo=0,link={self.driver_path}",
-            f"pty,raw,echo=0,link={self.peer_path}",
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        async with asyncio.timeout(BOUND_S):
-            while not (os.path.exists(self.driver_path) and os.path.exists(self.peer_path)):
-                if self._proc.returncode is not None:
-                    raise RuntimeError(f"socat exited with {self._proc.returncode}")
-                await asyncio.sleep(0.01)
-
-    async def unplug(self) -> None:
-        """Kill socat: the line is gone for both ends (a USB adapter pulled out)."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            async with asyncio.timeout(BOUND_S):
-                await proc.wait()
-
-    async def replug(self) -> None:
-        """Start socat again with the same link names (new ptys behind them)."""
-        await self.start()
-
-    async def close(self) -> None:
-        await self.unplug()
-        for link in (self.driver_path, self.peer_path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(link)
 
 
 def frame(text: str, *, corrupt: bool = False) -> bytes:

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.modbus import bus as modbus_bus
-from drivers.modbus.bus import LineSettings, OptionError
+from drivers.modbus.bus import LineSettings
 from drivers.modbus.meter import ModbusMeter, create_meter
 from drivers.modbus.model import (
     ModelError,
@@ -31,6 +31,7 @@ from drivers.modbus.model import (
     load_model,
     parse_model,
 )
+from drivers.options import OptionError
 from hal.errors import DeviceProtocolError, DeviceTimeout, DeviceUnavailable
 from hal.meter import Meter
 from hal.types import MeterSample

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.modbus import bus as modbus_bus
-from drivers.modbus.bus import OptionError
 from drivers.modbus.meter import create_meter
 from drivers.modbus.model import load_builtin_model
 from drivers.modbus.relay import ModbusRelay, create_relay
+from drivers.options import OptionError
 from hal.contactor import Contactor
 from hal.errors import DeviceFault, DeviceProtocolError, DeviceTimeout
 from tests.drivers.modbus_peer import ModbusPeer, SimMeter, SimRelay

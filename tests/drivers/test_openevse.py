@@ -17,7 +17,8 @@ from drivers.options import OptionError
 from hal.errors import DeviceProtocolError, DeviceTimeout, DeviceUnavailable
 from hal.pilot import Pilot, PilotStatus
 from hal.types import FaultCode, PilotState
-from tests.drivers.rapi_peer import OpenEvsePeer, SocatPair, frame
+from tests.drivers.rapi_peer import OpenEvsePeer, frame
+from tests.drivers.socat import SocatPair
 from tests.hal.contract import check_pilot_contract
 
 BOUND_S = 5.0

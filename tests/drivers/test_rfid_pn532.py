@@ -32,7 +32,8 @@ from drivers.rfid.pn532 import (
     parse_in_list_reply,
 )
 from hal.errors import DeviceUnavailable
-from tests.drivers.rfid_peers import Pn532Peer, SocatPair, pn532_frame
+from tests.drivers.rfid_peers import Pn532Peer, pn532_frame
+from tests.drivers.socat import SocatPair
 from tests.hal.contract import check_token_reader_contract
 
 BOUND_S = 5.0

@@ -21,7 +21,8 @@ from drivers.rfid.rdm6300 import (
     encode_frame,
 )
 from hal.errors import DeviceUnavailable
-from tests.drivers.rfid_peers import Rdm6300Peer, SocatPair, rdm6300_frame
+from tests.drivers.rfid_peers import Rdm6300Peer, rdm6300_frame
+from tests.drivers.socat import SocatPair
 from tests.hal.contract import check_token_reader_contract
 
 BOUND_S = 5.0

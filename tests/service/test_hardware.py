@@ -84,3 +84,39 @@ async def test_the_devices_are_the_configured_drivers(tmp_path: Path) -> None:
 
 def make_pilot(options: dict[str, object]) -> tuple[str, object]:
     return ("pilot", options["port"])
+
+
+def test_the_installers_example_names_only_known_drivers_with_valid_options() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "chargepoint.hardware.example.toml"
+    config = load_config(example)
+    assert check_devices(config) == []
+
+
+
+def test_the_examples_commented_alternatives_are_valid(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "chargepoint.hardware.example.toml"
+    lines = example.read_text().splitlines()
+    chosen: list[str] = []
+    seen: set[str] = set()
+    skip_active = {"pilot = {", "contactor = {"}
+    for index, line in enumerate(lines):
+        if any(line.startswith(active) for active in skip_active):
+            continue  # replaced by the alternatives below
+        kind = line[2:].split(" =", 1)[0]
+        if line.startswith(("# pilot = {", "# contactor = {", "# lock = {")) and kind not in seen:
+            seen.add(kind)  # the first alternative of each (the rest belong to the second EVSE's example)
+            table = line[2:]
+            follow = index + 1
+            while table.count("{") > table.count("}"):
+                table += " " + lines[follow][2:].strip()
+                follow += 1
+            chosen.append(table)
+            continue
+        chosen.append(line)
+    text = "\n".join(chosen).replace('[[rfid]]\ndriver = "pn532"', '[[rfid]]\ndriver = "rdm6300"')
+    config = load_config(config_file(tmp_path, text))
+    (evse,) = config.evses
+    assert evse.pilot is not None and evse.pilot.driver == "gpio"
+    assert evse.contactor is not None and evse.contactor.driver == "modbus_relay"
+    assert evse.lock is not None and evse.lock.driver == "gpio"
+    assert check_devices(config) == []

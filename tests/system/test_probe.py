@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from drivers.modbus.model import load_builtin_model
+from hal.types import PilotState
 from tests.drivers.modbus_peer import SAMPLE_VALUES, ModbusPeer, SimMeter, SimRelay
+from tests.drivers.rapi_peer import OpenEvsePeer
+from tests.drivers.rfid_peers import Pn532Peer
+from tests.drivers.socat import SocatPair
 
 CLI = [sys.executable, "-m", "chargepoint", "probe"]
 
@@ -65,3 +70,41 @@ async def test_probe_contactor_asks_first_and_never_leaves_it_closed() -> None:
         assert relay.contactor_closed is False  # opened again when the probe ended
         writes = [r for r in peer.requests_to(3) if r.function == 5]
         assert len(writes) >= 2  # closed, then opened
+
+
+async def test_probe_rfid_prints_the_uid_of_the_card_held_to_the_reader(tmp_path: Path) -> None:
+    async with SocatPair(tmp_path, "pn532") as line:
+        peer = Pn532Peer(line.peer_path)
+        await peer.start()
+        try:
+            process = asyncio.create_task(probe("rfid", "--driver", "pn532", "--port", line.driver_path,
+                                                "--timeout", "20"))
+            await asyncio.sleep(1.0)  # the installer reads the prompt, then holds the card
+            await peer.present(bytes.fromhex("04A1B2C3"))
+            code, out, err = await process
+        finally:
+            await peer.stop()
+    assert code == 0, err
+    assert "hold a card" in out and "card UID: 04A1B2C3" in out
+
+
+async def test_probe_pilot_shows_the_state_and_its_changes(tmp_path: Path) -> None:
+    async with SocatPair(tmp_path, "openevse") as line:
+        peer = OpenEvsePeer(line.peer_path)
+        await peer.start()
+        try:
+            await peer.show(PilotState.B)
+            process = asyncio.create_task(probe("pilot", "--driver", "openevse", "--port", line.driver_path,
+                                                "--watch", "3"))
+            await asyncio.sleep(1.5)
+            await peer.show(PilotState.C)
+            code, out, err = await process
+        finally:
+            await peer.stop()
+    assert code == 0, err
+    assert "openevse on" in out and "pilot B" in out and out.strip().endswith("pilot C")
+
+
+async def test_probe_pilot_diagnoses_a_missing_port(tmp_path: Path) -> None:
+    code, _, err = await probe("pilot", "--driver", "openevse", "--port", str(tmp_path / "ttyNONE"))
+    assert code == 1 and "ttyNONE" in err and "dialout" in err
