@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean deps
+PREFIX ?= /opt/chargepoint
+
+.PHONY: demo test lint typecheck unit bench clean deps install
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,11 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# System packages the tests need (socat for serial pty pairs); installed only if missing.
+# System packages the tests need (socat for serial pty pairs, shellcheck for the installer script);
+# installed only if missing.
 deps:
-	@command -v socat >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq socat >/dev/null; \
-	  else echo "socat missing: run 'sudo apt-get install socat'"; fi; }
+	@missing=""; for tool in socat shellcheck; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (run 'sudo apt-get install$$missing')"; fi; fi
 
 demo: $(STAMP)
 	$(BIN)/chargepoint demo
@@ -35,6 +39,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Installs the service on this machine, as root on the board (README "Install on a board"). Not the dev venv.
+install:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" PYTHON="$(PY)" sh systemd/install.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info
