@@ -27,7 +27,7 @@ from tests.drivers.fake_gpio import (
     create_pwm_chip,
     serve_exports,
 )
-from tests.hal.contract import check_contactor_contract, check_pilot_contract
+from tests.hal.contract import check_contactor_contract, check_lock_contract, check_pilot_contract
 
 BOUND_S = 5.0
 CHIP = "/dev/gpiochip0"
@@ -604,3 +604,15 @@ async def test_gpio_lock_locks_and_reports_a_latch_that_does_not_move() -> None:
         await lock.close()
     registry.discover()
     assert registry.load("lock", "gpio") is create_gpio_lock
+
+
+async def test_gpio_lock_contract() -> None:
+    chip = FakeChip()
+    hardware = FakeContactorHardware(chip, COIL, FEEDBACK)
+    lock = create_gpio_lock({"driver": "gpio", "chip": CHIP, "line": COIL, "feedback_line": FEEDBACK},
+                            lines=chip.open_lines)
+    try:
+        await check_lock_contract(lock)
+        assert not hardware.closed
+    finally:
+        await lock.close()

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from hal.contactor import Contactor
+from hal.lock import ConnectorLock
 from hal.meter import Meter
 from hal.pilot import Pilot, PilotStatus
 from hal.token_reader import TokenReader
@@ -65,6 +66,16 @@ async def check_contactor_contract(contactor: Contactor) -> None:
             assert await contactor.is_closed() is closed, f"commanded closed={closed}"
         await contactor.set_closed(False)
         assert await contactor.is_closed() is False
+
+
+# -- connector lock ------------------------------------------------------------------------------------
+
+async def check_lock_contract(lock: ConnectorLock) -> None:
+    """Locking and unlocking return once the actuator is there; repeating a command is harmless."""
+    assert isinstance(lock, ConnectorLock)
+    async with asyncio.timeout(BOUND_S):
+        for locked in (True, True, False, False):
+            await lock.set_locked(locked)
 
 
 # -- pilot ---------------------------------------------------------------------------------------------

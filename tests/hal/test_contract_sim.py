@@ -7,6 +7,7 @@ from hal.sim.devices import SimEvse
 from hal.types import PilotState
 from tests.hal.contract import (
     check_contactor_contract,
+    check_lock_contract,
     check_meter_contract,
     check_pilot_contract,
     check_token_reader_contract,
@@ -64,3 +65,11 @@ async def test_sim_pilot_contract() -> None:
 async def test_sim_reader_contract() -> None:
     station = build_sim_station([(1, 32.0, 3)])
     await check_token_reader_contract(station.reader, SimCardPeer(station.reader.tap))
+
+
+async def test_sim_lock_contract() -> None:
+    station = build_sim_station([(1, 32.0, 3)])
+    lock = station.hardware.evses[0].lock
+    assert lock is not None
+    await check_lock_contract(lock)
+    assert station.evse(1).locked is False
