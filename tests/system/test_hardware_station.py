@@ -161,6 +161,19 @@ async def test_a_session_through_the_real_drivers(rig: Rig, csms: Csms, tmp_path
         faulted = max(i for i, s in enumerate(frames(csms, "StatusNotification")) if s["status"] == "Faulted")
         await csms.wait_for(lambda: any(s["status"] == "Available" and s["errorCode"] == "NoError"
                                         for s in frames(csms, "StatusNotification")[faulted + 1:]), 30)
+
+        # The card reader's cable is pulled: ReaderFailure on connector 0 (the station) until it is back.
+        await rig.reader.stop()
+        await rig.reader_line.unplug()
+        await csms.wait_for(lambda: any(s["connectorId"] == 0 and s["errorCode"] == "ReaderFailure"
+                                        for s in frames(csms, "StatusNotification")), 30)
+        await rig.reader_line.replug()
+        rig.reader = Pn532Peer(rig.reader_line.peer_path)
+        await rig.reader.start()
+        failed = max(i for i, s in enumerate(frames(csms, "StatusNotification"))
+                     if s["errorCode"] == "ReaderFailure")
+        await csms.wait_for(lambda: any(s["connectorId"] == 0 and s["errorCode"] == "NoError"
+                                        for s in frames(csms, "StatusNotification")[failed + 1:]), 30)
         assert not csms.violations
     finally:
         proc.send_signal(signal.SIGTERM)
