@@ -101,6 +101,7 @@ def core_round_trip(*, validate: bool) -> Callable[[], None]:
 
     from chargepoint.core.actions import SendText
     from chargepoint.core.clock import Now
+    from chargepoint.core.domain.info import EvseSpec, StationInfo
     from chargepoint.core.events import (
         MeterSampled,
         PilotChanged,
@@ -109,7 +110,7 @@ def core_round_trip(*, validate: bool) -> Callable[[], None]:
         TokenPresented,
         TransportOpened,
     )
-    from chargepoint.core.ocpp16.station import EvseSpec, Station16, StationInfo
+    from chargepoint.core.ocpp16.station import Station16
     from hal.types import MeterSample, PilotState
 
     station = Station16(StationInfo("BENCH", "V", "M", evses=(EvseSpec(1, 32.0, 3),), validate=validate))

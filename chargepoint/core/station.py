@@ -10,8 +10,9 @@ from typing import Protocol
 
 from chargepoint.core.actions import Action
 from chargepoint.core.clock import Now
+from chargepoint.core.domain.info import EvseSpec, StationInfo
 from chargepoint.core.events import Event
-from chargepoint.core.ocpp16.station import EvseSpec, Station16, StationInfo
+from chargepoint.core.ocpp16.station import Station16
 
 __all__ = ["Core", "EvseSpec", "StationInfo", "UnsupportedVersion", "build_core"]
 

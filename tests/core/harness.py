@@ -12,6 +12,7 @@ from typing import Any
 
 from chargepoint.core.actions import Action, Forget, Persist, SendText
 from chargepoint.core.clock import Now
+from chargepoint.core.domain.info import EvseSpec, StationInfo
 from chargepoint.core.events import (
     Event,
     MeterSampled,
@@ -23,7 +24,7 @@ from chargepoint.core.events import (
     TransportClosed,
     TransportOpened,
 )
-from chargepoint.core.ocpp16.station import EvseSpec, Station16, StationInfo
+from chargepoint.core.ocpp16.station import Station16
 from hal.types import MeterSample, PilotState
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)

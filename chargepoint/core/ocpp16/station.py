@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chargepoint.core.actions import (
@@ -25,6 +24,7 @@ from chargepoint.core.actions import (
 from chargepoint.core.clock import Now, format_timestamp, parse_timestamp
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
 from chargepoint.core.domain.evse import Evse, Reservation, Session
+from chargepoint.core.domain.info import StationInfo
 from chargepoint.core.domain.settings import Settings
 from chargepoint.core.events import (
     ContactorChanged,
@@ -54,31 +54,6 @@ from hal.types import FaultCode
 META = "meta"
 BOOT_RETRY_S = 30.0  # when the CSMS gives interval 0 with Pending/Rejected, or the call fails
 METER_FAULT_AFTER = 3  # consecutive failed reads before PowerMeterFailure
-
-
-@dataclass(frozen=True, slots=True)
-class EvseSpec:
-    evse_id: int
-    max_current_a: float
-    phases: int
-    has_lock: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class StationInfo:
-    """Static identity and wiring of the station, from the installer's config."""
-
-    station_id: str
-    vendor: str
-    model: str
-    serial_number: str = ""
-    firmware_version: str = ""
-    evses: tuple[EvseSpec, ...] = (EvseSpec(1, 32.0, 3),)
-    call_timeout_s: float = 30.0
-    ping_interval_s: int = 30  # the installer's default for WebSocketPingInterval
-    validate: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
-    set_system_clock: bool = False  # the installer lets the station set the board clock from the CSMS
 
 
 class Station16:

@@ -1,0 +1,30 @@
+"""What the installer's config says about the station: identity and EVSE wiring, for every version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class EvseSpec:
+    evse_id: int
+    max_current_a: float
+    phases: int
+    has_lock: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StationInfo:
+    """Static identity and wiring of the station, from the installer's config."""
+
+    station_id: str
+    vendor: str
+    model: str
+    serial_number: str = ""
+    firmware_version: str = ""
+    evses: tuple[EvseSpec, ...] = (EvseSpec(1, 32.0, 3),)
+    call_timeout_s: float = 30.0
+    ping_interval_s: int = 30  # the installer's default for WebSocketPingInterval
+    validate: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+    set_system_clock: bool = False  # the installer lets the station set the board clock from the CSMS
