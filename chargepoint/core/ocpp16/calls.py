@@ -23,6 +23,7 @@ from chargepoint.core.actions import (
     SetLock,
 )
 from chargepoint.core.clock import Now, parse_timestamp
+from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import IdInfo, ListUpdateStatus
 from chargepoint.core.domain.evse import Evse, Reservation
 from chargepoint.core.domain.settings import SetResult
@@ -122,9 +123,9 @@ def _apply_setting(st: Station16, key: str, now: Now) -> None:
         st.arm_heartbeat(now)
     elif key == "MeterValueSampleInterval":
         for evse in st.evses.values():
-            tx.arm_sampling(st, evse, now)
+            charging.arm_sampling(st, evse, now)
     elif key == "ClockAlignedDataInterval":
-        tx.arm_aligned(st, now)
+        charging.arm_aligned(st, now)
 
 
 def get_configuration_(st: Station16, p: JsonObject, now: Now, _: str) -> JsonObject:
@@ -160,18 +161,18 @@ def remote_start(st: Station16, p: JsonObject, now: Now, _: str) -> JsonObject:
             return {"status": "Rejected"}
     if isinstance(connector, int):
         evse = st.evses.get(connector)
-        if evse is None or not tx.usable_for(st, evse, token, None):
+        if evse is None or not charging.usable_for(st, evse, token, None):
             return {"status": "Rejected"}
         target = connector
     else:
-        chosen = tx.choose_evse(st, token, None)
+        chosen = charging.choose_evse(st, token, None)
         if chosen is None:
             return {"status": "Rejected"}
         target = chosen
     if st.settings.bool("AuthorizeRemoteTxRequests"):
-        st.side(tx.authorize(st, token, target, now, remote=True))
+        st.side(charging.authorize(st, token, target, now, remote=True))
     else:
-        st.side(tx.authorized(st, token, None, target, now, remote_start=True))
+        st.side(charging.authorized(st, token, None, target, now, remote_start=True))
     return {"status": "Accepted"}
 
 
@@ -209,7 +210,7 @@ def unlock_connector(st: Station16, p: JsonObject, now: Now, unique_id: str) -> 
     evse = _evse_or_none(st, p)
     if evse is None:
         return {"status": "NotSupported"}
-    if not tx._has_lock(st, evse.evse_id):
+    if not charging.has_lock(st, evse.evse_id):
         return {"status": "NotSupported"}
     st.side(tx.stop_tx(st, evse, "UnlockCommand", now))
     st.unlock_waiting[evse.evse_id] = unique_id

@@ -22,6 +22,7 @@ from chargepoint.core.actions import (
     SetSystemClock,
 )
 from chargepoint.core.clock import Now, format_timestamp, parse_timestamp
+from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
 from chargepoint.core.domain.evse import Evse, Reservation, Session
 from chargepoint.core.domain.info import StationInfo
@@ -124,6 +125,21 @@ class Station16:
         """Queue actions produced inside a call handler (run after the handler's answer is sent)."""
         self._side += actions
 
+    # -- the charging rules' Host protocol (chargepoint.core.domain.charging) ----------------------
+
+    def online(self) -> bool:
+        return self.endpoint.connected and self.boot_status == "Accepted"
+
+    def send_authorize(self, token: str, evse_id: int, now: Now) -> list[Action]:
+        """1.6 §4.1 Authorize.req."""
+        return self.enqueue("Authorize", {"idTag": token}, now, meta={"token": token, "evse": evse_id})
+
+    def start_tx(self, evse: Evse, now: Now) -> list[Action]:
+        return transactions.start_tx(self, evse, now)
+
+    def stop_tx(self, evse: Evse, reason: str, now: Now, id_tag: str | None = None) -> list[Action]:
+        return transactions.stop_tx(self, evse, reason, now, id_tag)
+
     # -- time --------------------------------------------------------------------------------------
 
     def time(self, now: Now) -> datetime:
@@ -150,7 +166,7 @@ class Station16:
         after = self.time(now)
         actions: list[Action] = [Persist(META, "last_time", format_timestamp(after))]
         if first and abs((after - before).total_seconds()) > 1:
-            actions += transactions.correct_unsynced(self, after - before)
+            actions += charging.correct_unsynced(self, after - before)
         if self.info.set_system_clock and abs(self.offset.total_seconds()) > 1:
             actions.append(SetSystemClock(after))
         return actions
@@ -163,9 +179,9 @@ class Station16:
                 return self.endpoint.receive(text, now)
             case PilotChanged(evse_id, state):
                 evse = self.evses.get(evse_id)
-                return transactions.on_pilot(self, evse, state, now) if evse else []
+                return charging.on_pilot(self, evse, state, now) if evse else []
             case TokenPresented(_, token):
-                return transactions.on_token(self, token, now)
+                return charging.on_token(self, token, now)
             case MeterSampled(evse_id, sample):
                 return self._on_sample(evse_id, now, sample)
             case MeterReadFailed(evse_id, reason):
@@ -265,7 +281,7 @@ class Station16:
         # A fault suspends energy (the controller keeps the EV safe; we stop offering power).
         return [
             Log(logging.WARNING, f"EVSE {evse_id} fault {code.value}: {info}"),
-            *transactions.apply_energy(self, evse),
+            *charging.apply_energy(self, evse),
         ]
 
     def _on_fault_cleared(self, evse_id: int, code: FaultCode, now: Now) -> list[Action]:
@@ -277,7 +293,7 @@ class Station16:
         if evse is None or evse.faults.pop(code, None) is None:
             return []
         return [Log(logging.INFO, f"EVSE {evse_id} fault {code.value} cleared"),
-                *transactions.apply_energy(self, evse)]
+                *charging.apply_energy(self, evse)]
 
     # -- connection and boot -----------------------------------------------------------------------
 
@@ -360,7 +376,7 @@ class Station16:
             if interval_s:
                 actions += self.settings.set("HeartbeatInterval", interval_s)
             self.arm_heartbeat(now)
-            self.timers.set("aligned", transactions.next_aligned(self, now))
+            self.timers.set("aligned", charging.next_aligned(self, now))
             self.reported.clear()
         else:
             # 1.6 §4.2: Pending / Rejected: retry after the given interval.
