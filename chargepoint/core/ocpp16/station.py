@@ -26,6 +26,7 @@ from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
 from chargepoint.core.domain.evse import Evse, Reservation, Session
 from chargepoint.core.domain.info import StationInfo
+from chargepoint.core.domain.setting_specs import SPECS, station_overrides
 from chargepoint.core.domain.settings import Settings
 from chargepoint.core.events import (
     ContactorChanged,
@@ -44,7 +45,6 @@ from chargepoint.core.events import (
     TransportOpened,
 )
 from chargepoint.core.ocpp16 import calls, transactions
-from chargepoint.core.ocpp16.config_keys import SPECS, station_overrides
 from chargepoint.core.ocpp16.status import connector_status, station_status
 from chargepoint.core.rpc.endpoint import DEFERRED, Deferred, Endpoint, JsonObject, Outgoing
 from chargepoint.core.rpc.framing import Call, CallError, Dialect
