@@ -62,6 +62,10 @@ class Host(Protocol):
         """The transaction ends (``reason`` in 1.6 Reason terms; the 2.0.1 adapter maps them)."""
         ...
 
+    def on_authorized(self, evse: Evse, now: Now) -> list[Action]:
+        """A session was authorised and waits for the cable (2.0.1 TxStartPoint Authorized starts here)."""
+        ...
+
 
 def readings_for(st: Host, evse: Evse, key: str) -> list[Reading]:
     """The latest sample's readings of the measurands listed in setting ``key``."""
@@ -195,7 +199,38 @@ def authorized(
     if evse.plugged and not evse.finishing:
         return actions + st.start_tx(evse, now)
     st.timers.set(f"conntimeout.{evse_id}", now.monotonic + timeout)
-    return [*actions, Log(logging.INFO, f"EVSE {evse_id}: authorised, waiting for the cable")]
+    return [*actions, Log(logging.INFO, f"EVSE {evse_id}: authorised, waiting for the cable"),
+            *st.on_authorized(evse, now)]
+
+
+def begin_session(st: Host, evse: Evse, now: Now) -> Session:
+    """The session's transaction begins: the start reading and time, and its reservation is used up."""
+    session = evse.session
+    assert session is not None and not session.started
+    session.started = True
+    session.start_energy_wh = evse.energy_wh
+    session.start_time = st.time(now)
+    if evse.reservation is not None and evse.reservation.reservation_id == session.reservation_id:
+        evse.reservation = None
+        st.timers.cancel(f"reservation.{evse.evse_id}")
+    sr = st.station_reservation
+    if sr is not None and sr.reservation_id == session.reservation_id:
+        st.station_reservation = None
+        st.timers.cancel("reservation.0")
+    arm_sampling(st, evse, now)
+    return session
+
+
+def end_session(st: Host, evse: Evse) -> tuple[Session | None, list[Action]]:
+    """The running transaction's session ends: power off first (IEC 61851), sampling stops."""
+    session = evse.transaction
+    if session is None:
+        return None, []
+    session.ended = True
+    evse.session = None
+    evse.finishing = evse.plugged
+    st.timers.cancel(f"sample.{evse.evse_id}")
+    return session, apply_energy(st, evse)
 
 
 def new_session(st: Host, evse: Evse, token: str, parent: str | None) -> list[Action]:

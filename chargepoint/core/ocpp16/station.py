@@ -140,6 +140,9 @@ class Station16:
     def stop_tx(self, evse: Evse, reason: str, now: Now, id_tag: str | None = None) -> list[Action]:
         return transactions.stop_tx(self, evse, reason, now, id_tag)
 
+    def on_authorized(self, evse: Evse, now: Now) -> list[Action]:
+        return []  # 1.6 §4.8: the transaction starts only once the cable is in too
+
     # -- time --------------------------------------------------------------------------------------
 
     def time(self, now: Now) -> datetime:

@@ -21,7 +21,9 @@ from chargepoint.core.domain.charging import (
     arm_aligned,
     arm_sampling,
     authorized,
+    begin_session,
     decide_offline,
+    end_session,
     mask,
     readings_for,
     remember,
@@ -62,22 +64,12 @@ def tx_meta(st: Station16, session: Session, evse: Evse) -> JsonObject:
 
 def start_tx(st: Station16, evse: Evse, now: Now) -> list[Action]:
     """1.6 §4.8: the cable is in and the id is authorised: the transaction starts."""
-    session = evse.session
-    assert session is not None and not session.started
-    session.started = True
-    session.start_energy_wh = evse.energy_wh
-    session.start_time = st.time(now)
+    session = begin_session(st, evse, now)
+    assert session.start_time is not None
     stamp = format_timestamp(session.start_time)
     session.begin_values = sampled_values(
         readings_for(st, evse, "StopTxnSampledData"), "Transaction.Begin"
     )
-    if evse.reservation is not None and evse.reservation.reservation_id == session.reservation_id:
-        evse.reservation = None
-        st.timers.cancel(f"reservation.{evse.evse_id}")
-    sr = st.station_reservation
-    if sr is not None and sr.reservation_id == session.reservation_id:
-        st.station_reservation = None
-        st.timers.cancel("reservation.0")
     payload: JsonObject = {
         "connectorId": evse.evse_id,
         "idTag": session.id_tag,
@@ -92,7 +84,6 @@ def start_tx(st: Station16, evse: Evse, now: Now) -> list[Action]:
         Persist(SESSION, str(evse.evse_id), session.to_record()),
         *st.enqueue("StartTransaction", payload, now, durable=True, meta=tx_meta(st, session, evse)),
     ]
-    arm_sampling(st, evse, now)
     return actions + apply_energy(st, evse)
 
 
@@ -100,16 +91,12 @@ def stop_tx(
     st: Station16, evse: Evse, reason: str, now: Now, id_tag: str | None = None
 ) -> list[Action]:
     """1.6 §4.10: end the transaction: power off first, then a durable StopTransaction."""
-    session = evse.transaction
+    session, power_off = end_session(st, evse)
     if session is None:
         return []
-    session.ended = True
-    evse.session = None
-    evse.finishing = evse.plugged
-    st.timers.cancel(f"sample.{evse.evse_id}")
     actions: list[Action] = [
         Log(logging.INFO, f"EVSE {evse.evse_id}: transaction {session.local_id} stops ({reason})"),
-        *apply_energy(st, evse),
+        *power_off,
     ]
     payload: JsonObject = {
         "meterStop": round(evse.energy_wh),
