@@ -13,6 +13,7 @@ from chargepoint.core.clock import Now
 from chargepoint.core.domain.info import EvseSpec, StationInfo
 from chargepoint.core.events import Event
 from chargepoint.core.ocpp16.station import Station16
+from chargepoint.core.ocpp201.station import Station201
 
 __all__ = ["Core", "EvseSpec", "StationInfo", "UnsupportedVersion", "build_core"]
 
@@ -34,4 +35,6 @@ class UnsupportedVersion(ValueError):
 def build_core(info: StationInfo, ocpp_version: str) -> Core:
     if ocpp_version == "1.6":
         return Station16(info)
-    raise UnsupportedVersion(f"OCPP {ocpp_version} is not available in this build (only 1.6)")
+    if ocpp_version == "2.0.1":
+        return Station201(info)
+    raise UnsupportedVersion(f"OCPP {ocpp_version} is not available in this build (1.6 and 2.0.1 are)")

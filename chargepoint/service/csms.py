@@ -1,4 +1,4 @@
-"""A small OCPP 1.6J central system on loopback, built on the ``ocpp`` library's server side.
+"""A small OCPP 1.6J and 2.0.1 central system on loopback, built on the ``ocpp`` library's server side.
 
 ``chargepoint demo`` runs the station against it, and the pair tests use it as their CSMS. It is strict:
 the ``ocpp`` library validates every message against the official schemas, and this class also checks what
@@ -82,16 +82,13 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
         self.csms = csms
 
     def _now(self) -> str:
-        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return self.csms.now()
 
     def _check_ts(self, action: str, *values: Any) -> None:
-        for value in values:
-            if isinstance(value, str) and not STRICT_TS.match(value):
-                self.csms.violations.append(f"{action}: timestamp {value!r} is not UTC/Z/ms")
+        self.csms.check_ts(action, *values)
 
     async def _delay(self) -> None:
-        if self.csms.policy.answer_delay_s:
-            await asyncio.sleep(self.csms.policy.answer_delay_s)
+        await self.csms.delay()
 
     @on(Action.boot_notification)  # type: ignore[untyped-decorator]
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
@@ -166,8 +163,10 @@ class Csms:
         self.ssl_context = ssl_context
         self.frames: list[Frame] = []
         self.violations: list[str] = []
-        self.sessions: dict[str, StationSession] = {}
-        self.transactions: dict[int, dict[str, Any]] = {}
+        self.sessions: dict[str, Any] = {}  # station id -> StationSession / StationSession201
+        self.transactions: dict[Any, dict[str, Any]] = {}  # 1.6: int ids we gave; 2.0.1: the station's ids
+        self.reports: dict[int, list[dict[str, Any]]] = {}  # 2.0.1 NotifyReport parts per requestId
+        self.events: list[dict[str, Any]] = []  # 2.0.1 NotifyEvent eventData
         self.tx_ids = itertools.count(1001)
         self.auth_failures = 0
         self._server: Server | None = None
@@ -181,7 +180,7 @@ class Csms:
 
     async def start(self, port: int = 0) -> str:
         self._server = await serve(
-            self._handler, "127.0.0.1", port, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            self._handler, "127.0.0.1", port, subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
             ssl=self.ssl_context, process_request=self._check_auth,
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -206,14 +205,33 @@ class Csms:
     async def _handler(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request else "/"
         station_id = path.rstrip("/").rsplit("/", 1)[-1]
-        session = StationSession(station_id, _RecordingConnection(ws, station_id, self.frames, self._notify),
-                                 self)
+        connection = _RecordingConnection(ws, station_id, self.frames, self._notify)
+        session: Any
+        if ws.subprotocol == "ocpp2.0.1":
+            from chargepoint.service.csms201 import StationSession201
+
+            session = StationSession201(station_id, connection, self)
+        else:
+            session = StationSession(station_id, connection, self)
         self.sessions[station_id] = session
         with contextlib.suppress(Exception):
             await session.start()
         if self.sessions.get(station_id) is session:
             del self.sessions[station_id]
         self._notify()
+
+    def now(self) -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def check_ts(self, action: str, *values: Any) -> None:
+        """Strict CSMSs reject anything but UTC with Z and at most milliseconds."""
+        for value in values:
+            if isinstance(value, str) and not STRICT_TS.match(value):
+                self.violations.append(f"{action}: timestamp {value!r} is not UTC/Z/ms")
+
+    async def delay(self) -> None:
+        if self.policy.answer_delay_s:
+            await asyncio.sleep(self.policy.answer_delay_s)
 
     def _notify(self) -> None:
         self._changed.set()

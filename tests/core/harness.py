@@ -24,7 +24,7 @@ from chargepoint.core.events import (
     TransportClosed,
     TransportOpened,
 )
-from chargepoint.core.ocpp16.station import Station16
+from chargepoint.core.station import build_core
 from hal.types import MeterSample, PilotState
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -33,13 +33,15 @@ T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 class Driver:
     """Drives one ``Station16`` through events and time."""
 
+    version = "1.6"
+
     def __init__(self, store: dict[tuple[str, str], Any] | None = None, *, evses: int = 1,
-                 start: Now | None = None) -> None:
+                 start: Now | None = None, **info: Any) -> None:
         self.store: dict[tuple[str, str], Any] = {} if store is None else store
         self.now = start or Now(1000.0, T0)
         self.info = StationInfo("CP-1", "Acme", "AC22", "SN1", "0.1.0",
-                                tuple(EvseSpec(i, 32.0, 3) for i in range(1, evses + 1)))
-        self.station = Station16(self.info)
+                                tuple(EvseSpec(i, 32.0, 3) for i in range(1, evses + 1)), **info)
+        self.station: Any = build_core(self.info, self.version)
         self.actions: list[Action] = []
         self.sent: list[list[Any]] = []  # every frame sent, decoded
         self.energy = {i: 1000.0 for i in range(1, evses + 1)}
@@ -134,7 +136,7 @@ class Driver:
     # -- the hardware side -----------------------------------------------------------------------
 
     def connect(self, accept: bool = True) -> None:
-        self.feed(TransportOpened("ocpp1.6"))
+        self.feed(TransportOpened("ocpp" + self.version))
         if accept:
             self.serve()
 
@@ -156,3 +158,23 @@ class Driver:
 
     def statuses(self, connector: int = 1) -> list[str]:
         return [c[3]["status"] for c in self.calls("StatusNotification") if c[3]["connectorId"] == connector]
+
+
+class Driver201(Driver):
+    """The same driver for the OCPP 2.0.1 station, with a friendly 2.0.1 CSMS in ``serve``."""
+
+    version = "2.0.1"
+
+    def serve(self, limit: int = 100, until: str | None = None, **answers: dict[str, Any]) -> None:
+        defaults: dict[str, dict[str, Any]] = {
+            "Authorize": {"idTokenInfo": {"status": "Accepted"}},
+            "TransactionEvent": {},
+        }
+        super().serve(limit, until, **{**defaults, **answers})
+
+    def statuses(self, connector: int = 1) -> list[str]:
+        calls = self.calls("StatusNotification")
+        return [c[3]["connectorStatus"] for c in calls if c[3]["evseId"] == connector]
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [c[3] for c in self.calls("TransactionEvent") if kind is None or c[3]["eventType"] == kind]

@@ -1,0 +1,120 @@
+"""The OCPP 2.0.1 side of the small test and demo CSMS (``csms.py``): one station's session.
+
+Built on the ``ocpp`` library's v201 server side, which validates every station message against the
+official 2.0.1 schemas; this class also checks timestamps (UTC, ``Z``, at most milliseconds) and that every
+transaction's seqNo runs 0, 1, 2... without a gap or a repeat, and records each transaction's events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as OcppChargePoint
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action
+
+if TYPE_CHECKING:
+    from chargepoint.service.csms import Csms, _RecordingConnection
+
+
+class StationSession201(OcppChargePoint):  # type: ignore[misc]
+    """The CSMS's side of one OCPP 2.0.1 station's connection."""
+
+    def __init__(self, station_id: str, connection: _RecordingConnection, csms: Csms) -> None:
+        super().__init__(station_id, connection, response_timeout=10)
+        self.csms = csms
+
+    def _token_info(self, token: dict[str, Any] | None) -> dict[str, str]:
+        rejected = token is not None and token.get("id_token") in self.csms.policy.rejected_tokens
+        return {"status": "Invalid" if rejected else "Accepted"}
+
+    @on(Action.boot_notification)  # type: ignore[untyped-decorator]
+    async def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:
+        await self.csms.delay()
+        return call_result.BootNotification(current_time=self.csms.now(),
+                                            interval=self.csms.policy.heartbeat_interval,
+                                            status=self.csms.policy.boot_status)
+
+    @on(Action.heartbeat)  # type: ignore[untyped-decorator]
+    def on_heartbeat(self) -> Any:
+        return call_result.Heartbeat(current_time=self.csms.now())
+
+    @on(Action.status_notification)  # type: ignore[untyped-decorator]
+    def on_status(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int) -> Any:
+        self.csms.check_ts("StatusNotification", timestamp)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)  # type: ignore[untyped-decorator]
+    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> Any:
+        await self.csms.delay()
+        return call_result.Authorize(id_token_info=self._token_info(id_token))
+
+    @on(Action.transaction_event)  # type: ignore[untyped-decorator]
+    async def on_transaction_event(self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
+                                   transaction_info: dict[str, Any], **kw: Any) -> Any:
+        await self.csms.delay()
+        self.csms.check_ts("TransactionEvent", timestamp)
+        tx_id = transaction_info["transaction_id"]
+        record = self.csms.transactions.setdefault(tx_id, {"events": [], "seq": []})
+        if seq_no in record["seq"]:
+            self.csms.violations.append(f"TransactionEvent {tx_id}: seqNo {seq_no} repeated")
+        elif record["seq"] and seq_no != max(record["seq"]) + 1:
+            last = max(record["seq"])
+            self.csms.violations.append(f"TransactionEvent {tx_id}: seqNo {seq_no} after {last}")
+        record["seq"].append(seq_no)
+        record["events"].append({"event_type": event_type, "trigger_reason": trigger_reason, "seq_no": seq_no,
+                                 "transaction_info": transaction_info, **kw})
+        if "evse" in kw:
+            record["evse"] = kw["evse"]["id"]
+        for mv in kw.get("meter_value", []):
+            for sv in mv["sampled_value"]:
+                if sv.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register":
+                    key = {"Transaction.Begin": "meter_start", "Transaction.End": "meter_stop"}.get(
+                        sv.get("context", ""))
+                    if key:
+                        record[key] = sv["value"]
+        record.setdefault("start", timestamp)
+        if event_type == "Ended":
+            record["reason"] = transaction_info.get("stopped_reason")
+            record["stop"] = timestamp
+        token = kw.get("id_token")
+        if token is not None:
+            record.setdefault("id_token", token["id_token"])
+            return call_result.TransactionEvent(id_token_info=self._token_info(token))
+        return call_result.TransactionEvent()
+
+    @on(Action.meter_values)  # type: ignore[untyped-decorator]
+    def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]]) -> Any:
+        for mv in meter_value:
+            self.csms.check_ts("MeterValues", mv.get("timestamp"))
+        return call_result.MeterValues()
+
+    @on(Action.notify_report)  # type: ignore[untyped-decorator]
+    def on_notify_report(self, request_id: int, generated_at: str, seq_no: int, **kw: Any) -> Any:
+        self.csms.check_ts("NotifyReport", generated_at)
+        self.csms.reports.setdefault(request_id, []).append({"seq_no": seq_no, **kw})
+        return call_result.NotifyReport()
+
+    @on(Action.notify_event)  # type: ignore[untyped-decorator]
+    def on_notify_event(self, generated_at: str, seq_no: int, event_data: list[dict[str, Any]],
+                        **_: Any) -> Any:
+        self.csms.check_ts("NotifyEvent", generated_at)
+        self.csms.events.extend(event_data)
+        return call_result.NotifyEvent()
+
+    @on(Action.reservation_status_update)  # type: ignore[untyped-decorator]
+    def on_reservation_status(self, reservation_id: int, reservation_update_status: str) -> Any:
+        return call_result.ReservationStatusUpdate()
+
+    @on(Action.data_transfer)  # type: ignore[untyped-decorator]
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.firmware_status_notification)  # type: ignore[untyped-decorator]
+    def on_firmware(self, status: str, **_: Any) -> Any:
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)  # type: ignore[untyped-decorator]
+    def on_log(self, status: str, **_: Any) -> Any:
+        return call_result.LogStatusNotification()
