@@ -75,6 +75,9 @@ class ConfigureConnection:
 
     ping_interval_s: float | None = None
     password: str | None = field(default=None, repr=False)
+    backoff: tuple[float, float, int] | None = None
+    """OCPP 2.0.1 B10 reconnect back-off: (RetryBackOffWaitMinimum s, RetryBackOffRandomRange s,
+    RetryBackOffRepeatTimes); ``None`` keeps the transport's own exponential back-off."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,8 +252,12 @@ class Runner:
                     queue.put_nowait(action)
             case Log(level, message):
                 log.log(level, "%s", message)
-            case ConfigureConnection(ping_interval_s, password):
-                self.transport.update_settings(self._connection(ping_interval_s, password))
+            case ConfigureConnection(ping_interval_s, password, backoff):
+                settings = self._connection(ping_interval_s, password)
+                if backoff is not None:
+                    settings = replace(settings, backoff=backoff)
+                    self.transport_settings = settings
+                self.transport.update_settings(settings)
             case Reconnect(reason):
                 self.transport.reconnect(reason)
             case Reboot(kind):

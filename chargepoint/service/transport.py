@@ -49,6 +49,7 @@ class TransportSettings:
     client_key: Path | None = None
     ping_interval_s: float | None = 30.0
     open_timeout_s: float = 10.0
+    backoff: tuple[float, float, int] | None = None  # OCPP 2.0.1 B10 (wait minimum, random range, repeats)
 
 
 def station_url(settings: TransportSettings) -> str:
@@ -79,6 +80,17 @@ def build_ssl_context(settings: TransportSettings) -> ssl.SSLContext | None:
     if settings.security_profile == 3 and settings.client_cert and settings.client_key:
         context.load_cert_chain(str(settings.client_cert), str(settings.client_key))
     return context
+
+
+def ocpp_backoff(wait_min_s: float, random_range_s: float, repeat_times: int,
+                 rng: random.Random | None = None) -> Iterator[float]:
+    """OCPP 2.0.1 B10.FR.03-05: the first retry after the wait minimum plus a random part of the range; the
+    wait doubles on each retry up to RetryBackOffRepeatTimes doublings, then stays."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    attempt = 0
+    while True:
+        yield wait_min_s * 2 ** min(attempt, repeat_times) + rng.uniform(0, random_range_s)
+        attempt += 1
 
 
 def backoff(
@@ -118,6 +130,10 @@ class Transport:
     def connected(self) -> bool:
         return self._ws is not None
 
+    def _delays(self) -> Iterator[float]:
+        configured = self._settings.backoff
+        return ocpp_backoff(*configured) if configured is not None else self._backoff_factory()
+
     def update_settings(self, settings: TransportSettings) -> None:
         check_profile(settings)
         self._settings = settings
@@ -144,7 +160,7 @@ class Transport:
                 await ws.close(1000, "station stopping")
 
     async def run(self) -> None:
-        delays = self._backoff_factory()
+        delays = self._delays()
         while not self._stopping:
             settings = self._settings
             url = station_url(settings)
@@ -169,7 +185,7 @@ class Transport:
                         await ws.close(1002, "subprotocol not agreed")
                         raise TransportError(f"the CSMS did not accept subprotocol {settings.subprotocol}")
                     log.info("connected to %s (%s)", url, ws.subprotocol)
-                    delays = self._backoff_factory()
+                    delays = self._delays()
                     self._ws = ws
                     self._reconnect.clear()
                     self._handler.on_open(str(ws.subprotocol))

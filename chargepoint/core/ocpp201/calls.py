@@ -100,7 +100,7 @@ def set_variables(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject
 
 
 def _apply_setting(st: Station201, name: str, now: Now) -> None:
-    if name == "WebSocketPingInterval":
+    if name == "WebSocketPingInterval" or name.startswith("OCPPCommCtrlr.RetryBackOff"):
         st.side([st.connection_settings()])
     elif name == "AuthorizationKey":
         # A01.FR.09 (BasicAuthPassword): reconnect with the new password at once.

@@ -407,7 +407,10 @@ class Station201:
     def connection_settings(self) -> ConfigureConnection:
         """WebSocketPingInterval and a BasicAuthPassword the CSMS set (A01: replaces the installer's)."""
         key = self.settings.str("AuthorizationKey")
-        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None)
+        backoff = (float(self.settings.int("OCPPCommCtrlr.RetryBackOffWaitMinimum")),
+                   float(self.settings.int("OCPPCommCtrlr.RetryBackOffRandomRange")),
+                   self.settings.int("OCPPCommCtrlr.RetryBackOffRepeatTimes"))
+        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None, backoff)
 
     def enqueue(self, action: str, payload: JsonObject, now: Now, *, durable: bool = False,
                 meta: JsonObject | None = None) -> list[Action]:
