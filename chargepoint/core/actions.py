@@ -78,6 +78,9 @@ class ConfigureConnection:
     backoff: tuple[float, float, int] | None = None
     """OCPP 2.0.1 B10 reconnect back-off: (RetryBackOffWaitMinimum s, RetryBackOffRandomRange s,
     RetryBackOffRepeatTimes); ``None`` keeps the transport's own exponential back-off."""
+    endpoint: tuple[str, int] | None = None
+    """OCPP 2.0.1 B09/B10 network profile in use: (CSMS URL, security profile); ``("", 0)`` means the
+    installer's own from the config file; ``None`` leaves it as it is."""
 
 
 @dataclass(frozen=True, slots=True)

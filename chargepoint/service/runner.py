@@ -55,7 +55,7 @@ from chargepoint.service.hardware import close_devices
 from chargepoint.service.logs import redact
 from chargepoint.service.persistence import AsyncStore
 from chargepoint.service.systemd import Notifier, watchdog_interval_s
-from chargepoint.service.transport import NotConnected, Transport, TransportSettings
+from chargepoint.service.transport import NotConnected, ProfileViolation, Transport, TransportSettings
 from hal.errors import DeviceFault, HalError
 from hal.station import EvseHardware, StationHardware
 from hal.token_reader import TokenReader
@@ -123,6 +123,7 @@ class Runner:
         self.meter_poll_s = meter_poll_s
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.transport_settings = transport_settings
+        self._installed = transport_settings  # the config file's connection (network profile slot 1)
         self.transport = Transport(transport_settings, _TransportEvents(self.events))
         self._device_queues: dict[int, asyncio.Queue[DeviceCommand]] = {
             e.evse_id: asyncio.Queue() for e in hardware.evses
@@ -252,12 +253,20 @@ class Runner:
                     queue.put_nowait(action)
             case Log(level, message):
                 log.log(level, "%s", message)
-            case ConfigureConnection(ping_interval_s, password, backoff):
+            case ConfigureConnection(ping_interval_s, password, backoff, endpoint):
                 settings = self._connection(ping_interval_s, password)
                 if backoff is not None:
                     settings = replace(settings, backoff=backoff)
+                if endpoint is not None:
+                    url, profile = endpoint
+                    settings = replace(settings, url=url or self._installed.url,
+                                       security_profile=profile if url else self._installed.security_profile)
+                try:
+                    self.transport.update_settings(settings)
+                except ProfileViolation as err:
+                    log.error("connection settings refused: %s", err)
+                else:
                     self.transport_settings = settings
-                self.transport.update_settings(settings)
             case Reconnect(reason):
                 self.transport.reconnect(reason)
             case Reboot(kind):

@@ -47,7 +47,7 @@ NOT_SUPPORTED = frozenset({
     "Get15118EVCertificate", "GetCertificateStatus", "GetChargingProfiles", "GetCompositeSchedule",
     "GetDisplayMessages", "GetInstalledCertificateIds", "GetLog", "GetMonitoringReport", "InstallCertificate",
     "PublishFirmware", "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase", "SetMonitoringLevel",
-    "SetVariableMonitoring", "UnpublishFirmware", "UpdateFirmware", "SetNetworkProfile",
+    "SetVariableMonitoring", "UnpublishFirmware", "UpdateFirmware",
 })
 
 
@@ -155,6 +155,31 @@ def get_report(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject:
     if not data:
         return {"status": "EmptyResultSet"}
     _send_report(st, request_id, data, now)
+    return {"status": "Accepted"}
+
+
+def set_network_profile(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject:
+    """B09: store a connection profile in a slot; it is used once NetworkConfigurationPriority names it
+    (a reboot-required change). Refused: another OCPP version or transport, a lower security profile
+    than the one in force (A: never downgrade), a URL that does not fit the profile, the slot in use."""
+    slot, data = p.get("configurationSlot"), p.get("connectionData")
+    assert isinstance(slot, int) and isinstance(data, dict)
+    url = str(data.get("ocppCsmsUrl", ""))
+    security = data.get("securityProfile")
+    current = st.settings.int("SecurityProfile")
+    ok = (
+        str(slot) in ("1", "2", "3")
+        and str(slot) != st.slot()
+        and data.get("ocppVersion") == "OCPP20"
+        and data.get("ocppTransport") == "JSON"
+        and isinstance(security, int) and current <= security <= 3
+        and url.startswith("wss://" if isinstance(security, int) and security >= 2 else ("ws://", "wss://"))
+    )
+    if not ok:
+        return {"status": "Rejected"}
+    st.network_profiles[str(slot)] = data
+    st.side([Persist("network_profile", str(slot), data),
+             Log(logging.INFO, f"network profile {slot} stored (security profile {security})")])
     return {"status": "Accepted"}
 
 
@@ -511,6 +536,7 @@ HANDLERS: dict[str, Handler] = {
     "GetBaseReport": get_base_report,
     "GetReport": get_report,
     "Reset": reset,
+    "SetNetworkProfile": set_network_profile,
     "ClearCache": clear_cache,
     "GetLocalListVersion": get_local_list_version,
     "SendLocalList": send_local_list,

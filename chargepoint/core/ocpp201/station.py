@@ -136,6 +136,9 @@ class Station201:
         self.offline_since: float | None = None
         self.txs: dict[int, transactions.Tx] = {}  # evse id -> its 2.0.1 transaction
         self.power_loss: dict[int, transactions.Tx] = {}
+        self.network_profiles: dict[str, JsonObject] = {}  # B09: configurationSlot -> connection data
+        self.slot_index = 0  # position in NetworkConfigurationPriority of the profile in use
+        self.connect_failures = 0
         self.remote_starts: dict[int, int] = {}  # evse id -> remoteStartId of a RequestStartTransaction
         self.last_timestamp: str | None = None  # station time of the call being handled (ClockCtrlr.DateTime)
         self._side: list[Action] = []
@@ -254,8 +257,11 @@ class Station201:
             case TransportOpened():
                 return self._on_open(now)
             case TransportClosed(reason):
-                self.offline_since = now.monotonic
-                return [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now)]
+                was_open = self.endpoint.connected
+                if was_open:
+                    self.offline_since = now.monotonic
+                actions: list[Action] = [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now)]
+                return actions if was_open else actions + self._next_profile_if_failing()
             case Restored(records):
                 return self._restore(records, now)
             case SystemClockSet(shift_s):
@@ -300,6 +306,9 @@ class Station201:
             if key == "0" and isinstance(value, bool):
                 self.station_operative = value
         self.endpoint.restore(rows.get("outbox", []), self.boot_count)
+        for key, value in rows.get("network_profile", []):
+            if isinstance(value, dict):
+                self.network_profiles[key] = value
         actions: list[Action] = [
             Persist(META, "boot_count", self.boot_count),
             Persist(META, "boot_reason", "PowerUp"),  # B01: the next boot is a power-up unless told otherwise
@@ -373,7 +382,8 @@ class Station201:
     # -- connection and boot ---------------------------------------------------------------------------
 
     def _on_open(self, now: Now) -> list[Action]:
-        actions: list[Action] = [Log(logging.INFO, "connected to the CSMS")]
+        self.connect_failures = 0
+        actions: list[Action] = [Log(logging.INFO, f"connected to the CSMS (network profile {self.slot()})")]
         if self.boot_status != "Accepted":
             self.timers.cancel("boot")
             actions += self.send_boot(now)
@@ -404,13 +414,44 @@ class Station201:
             first=True,
         )
 
+    # -- network profiles (B09, B10) ------------------------------------------------------------------
+
+    def priority(self) -> tuple[str, ...]:
+        return self.settings.csl("OCPPCommCtrlr.NetworkConfigurationPriority") or ("1",)
+
+    def slot(self) -> str:
+        slots = self.priority()
+        return slots[self.slot_index % len(slots)]
+
+    def endpoint_for(self, slot: str) -> tuple[str, int]:
+        """The URL and security profile of a slot; slot 1 without a profile is the installer's config."""
+        profile = self.network_profiles.get(slot)
+        if profile is None:
+            return ("", 0)
+        url, security = profile.get("ocppCsmsUrl"), profile.get("securityProfile")
+        return (str(url), security if isinstance(security, int) else 0)
+
+    def _next_profile_if_failing(self) -> list[Action]:
+        """B10.FR.01: after NetworkProfileConnectionAttempts failed attempts, the next profile in
+        NetworkConfigurationPriority (wrapping round to the first)."""
+        self.connect_failures += 1
+        slots = self.priority()
+        attempts = self.settings.int("OCPPCommCtrlr.NetworkProfileConnectionAttempts")
+        if len(slots) < 2 or self.connect_failures < attempts:
+            return []
+        self.connect_failures = 0
+        self.slot_index = (self.slot_index + 1) % len(slots)
+        return [Log(logging.WARNING, f"CSMS unreachable: trying network profile {self.slot()}"),
+                self.connection_settings()]
+
     def connection_settings(self) -> ConfigureConnection:
         """WebSocketPingInterval and a BasicAuthPassword the CSMS set (A01: replaces the installer's)."""
         key = self.settings.str("AuthorizationKey")
         backoff = (float(self.settings.int("OCPPCommCtrlr.RetryBackOffWaitMinimum")),
                    float(self.settings.int("OCPPCommCtrlr.RetryBackOffRandomRange")),
                    self.settings.int("OCPPCommCtrlr.RetryBackOffRepeatTimes"))
-        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None, backoff)
+        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None, backoff,
+                                   self.endpoint_for(self.slot()))
 
     def enqueue(self, action: str, payload: JsonObject, now: Now, *, durable: bool = False,
                 meta: JsonObject | None = None) -> list[Action]:
