@@ -44,6 +44,7 @@ def station_info(config: Config) -> StationInfo:
         call_timeout_s=config.csms.call_timeout_s,
         ping_interval_s=round(config.csms.ping_interval_s),
         set_system_clock=s.set_system_clock,
+        security_profile=config.csms.security_profile,
     )
 
 

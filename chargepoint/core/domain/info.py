@@ -27,4 +27,5 @@ class StationInfo:
     ping_interval_s: int = 30  # the installer's default for WebSocketPingInterval
     validate: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    security_profile: int = 0  # the installer's connection (SecurityProfile / SecurityCtrlr.SecurityProfile)
     set_system_clock: bool = False  # the installer lets the station set the board clock from the CSMS

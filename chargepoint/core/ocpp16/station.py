@@ -64,7 +64,8 @@ class Station16:
         self.info = info
         self.timers = Timers()
         self.settings = Settings(
-            SPECS, {**station_overrides(len(info.evses)), "WebSocketPingInterval": info.ping_interval_s}
+            SPECS, {**station_overrides(len(info.evses)), "WebSocketPingInterval": info.ping_interval_s,
+                    "SecurityProfile": info.security_profile}
         )
         self.evses: dict[int, Evse] = {
             s.evse_id: Evse(s.evse_id, s.max_current_a, s.phases) for s in info.evses

@@ -101,6 +101,7 @@ class Station201:
                 **model_overrides(layout, identity=info.station_id, supply_phases=phases,
                                   max_power_w=max_power),
                 "WebSocketPingInterval": info.ping_interval_s,
+                "SecurityProfile": info.security_profile,
             },
         )
         self.model = DeviceModel(self.settings, layout, self._live)
