@@ -27,6 +27,8 @@ from chargepoint.core.rpc.endpoint import Endpoint
 from chargepoint.core.timers import Timers
 from hal.types import PilotState
 
+NO_EVSE = -1  # an Authorize asked only about a group: no EVSE was free for a new session
+
 
 class Host(Protocol):
     """What the charging rules need from an adapter's station object."""
@@ -50,8 +52,10 @@ class Host(Protocol):
         """Connected and registered (BootNotification Accepted)."""
         ...
 
-    def send_authorize(self, token: str, evse_id: int, now: Now) -> list[Action]:
-        """Ask the CSMS about ``token`` (1.6 Authorize.req / 2.0.1 C01 AuthorizeRequest)."""
+    def send_authorize(self, token: str, evse_id: int, now: Now, stop_for: int | None = None) -> list[Action]:
+        """Ask the CSMS about ``token`` (1.6 Authorize.req / 2.0.1 C01 AuthorizeRequest); ``stop_for``: to
+        learn whether it belongs to the group of the transaction on that EVSE. The answer goes to
+        ``authorize_answered``."""
         ...
 
     def start_tx(self, evse: Evse, now: Now) -> list[Action]:
@@ -110,6 +114,14 @@ def on_token(st: Host, token: str, now: Now) -> list[Action]:
             evse.session = None
             st.timers.cancel(f"conntimeout.{evse.evse_id}")
             return [Log(logging.INFO, f"EVSE {evse.evse_id}: authorisation cancelled by the driver")]
+    if info is None and st.online():
+        # 1.6 §5.16 / 2.0.1 C09.FR.03: an unknown card may belong to the group of a running transaction:
+        # ask the CSMS for its group before deciding between stop and a new session.
+        grouped = [e for e in st.evses.values() if e.transaction is not None and e.transaction.parent]
+        if grouped:
+            target = choose_evse(st, token, None)
+            return st.send_authorize(token, target if target is not None else NO_EVSE, now,
+                                     stop_for=grouped[0].evse_id)
     if st.pending_auth is not None and st.pending_auth[0] == token:
         st.pending_auth = None
         st.timers.cancel("conntimeout.pending")
@@ -118,6 +130,25 @@ def on_token(st: Host, token: str, now: Now) -> list[Action]:
     if target is None:
         return [Log(logging.INFO, f"token {mask(token)}: no EVSE free")]
     return authorize(st, token, target, now)
+
+
+def authorize_answered(st: Host, token: str, evse_id: int, info: IdInfo | None, now: Now,
+                       stop_for: int | None = None) -> list[Action]:
+    """The CSMS's answer to an Authorize: cached; accepted → the session (or, for a card asked about a
+    group's transaction, the stop when it is of that group)."""
+    cached = remember(st, token, info)
+    if info is None or info.effective(st.time(now)) is not AuthStatus.ACCEPTED:
+        status = info.status.value if info else "Invalid"
+        return [*cached, Log(logging.INFO, f"token {mask(token)} refused: {status}")]
+    if stop_for is not None:
+        evse = st.evses.get(stop_for)
+        session = evse.transaction if evse is not None else None
+        if evse is not None and session is not None and info.parent is not None and \
+                info.parent == session.parent:
+            return cached + st.stop_tx(evse, "Local", now, id_tag=token)
+        if (evse_id == 0 and len(st.evses) == 1) or (evse_id not in st.evses and evse_id != 0):
+            return [*cached, Log(logging.INFO, f"token {mask(token)}: no EVSE free")]
+    return cached + authorized(st, token, info.parent, evse_id, now)
 
 
 def choose_evse(st: Host, token: str, parent: str | None) -> int | None:

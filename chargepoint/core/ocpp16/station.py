@@ -131,9 +131,12 @@ class Station16:
     def online(self) -> bool:
         return self.endpoint.connected and self.boot_status == "Accepted"
 
-    def send_authorize(self, token: str, evse_id: int, now: Now) -> list[Action]:
+    def send_authorize(self, token: str, evse_id: int, now: Now, stop_for: int | None = None) -> list[Action]:
         """1.6 §4.1 Authorize.req."""
-        return self.enqueue("Authorize", {"idTag": token}, now, meta={"token": token, "evse": evse_id})
+        meta: JsonObject = {"token": token, "evse": evse_id}
+        if stop_for is not None:
+            meta["stop_for"] = stop_for
+        return self.enqueue("Authorize", {"idTag": token}, now, meta=meta)
 
     def start_tx(self, evse: Evse, now: Now) -> list[Action]:
         return transactions.start_tx(self, evse, now)

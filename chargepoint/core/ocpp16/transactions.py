@@ -20,7 +20,7 @@ from chargepoint.core.domain.charging import (
     apply_energy,
     arm_aligned,
     arm_sampling,
-    authorized,
+    authorize_answered,
     begin_session,
     decide_offline,
     end_session,
@@ -187,15 +187,11 @@ def prepare(st: Station16, msg: Outgoing) -> JsonObject | None:
 
 def on_result(st: Station16, msg: Outgoing, payload: JsonObject, now: Now) -> list[Action]:
     if msg.action == "Authorize":
-        token, evse_id = msg.meta.get("token"), msg.meta.get("evse")
+        token, evse_id, stop_for = msg.meta.get("token"), msg.meta.get("evse"), msg.meta.get("stop_for")
         if not isinstance(token, str) or not isinstance(evse_id, int):
             return []
-        info = id_info(payload.get("idTagInfo"))
-        cached = remember(st, token, info)
-        if info is not None and info.effective(st.time(now)) is AuthStatus.ACCEPTED:
-            return cached + authorized(st, token, info.parent, evse_id, now)
-        status = info.status.value if info else "Invalid"
-        return [*cached, Log(logging.INFO, f"token {mask(token)} refused: {status}")]
+        return authorize_answered(st, token, evse_id, id_info(payload.get("idTagInfo")), now,
+                                  stop_for if isinstance(stop_for, int) else None)
     if msg.action == "StartTransaction":
         return _on_started(st, msg, payload, now)
     if msg.action == "StopTransaction":

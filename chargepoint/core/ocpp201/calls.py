@@ -310,12 +310,13 @@ def request_start(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject
             return {"status": "Rejected"}  # F01.FR.23: without an EVSE we start only where it is clear
         target = chosen or next(iter(st.evses))
     st.remote_starts[target] = remote_id
+    st.token_types[token] = str(token_obj.get("type", tx.CARD))
+    running = st.txs.get(target)  # F02: a transaction the cable began before this request
     if st.settings.bool("AuthorizeRemoteTxRequests"):
         st.side(charging.authorize(st, token, target, now, remote=True))
     else:
         st.side(charging.authorized(st, token, parent, target, now, remote_start=True))
     answer: JsonObject = {"status": "Accepted"}
-    running = st.txs.get(target)
     if running is not None:
         answer["transactionId"] = running.transaction_id
     return answer

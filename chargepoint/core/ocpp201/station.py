@@ -140,7 +140,9 @@ class Station201:
         self.network_profiles: dict[str, JsonObject] = {}  # B09: configurationSlot -> connection data
         self.slot_index = 0  # position in NetworkConfigurationPriority of the profile in use
         self.connect_failures = 0
-        self.remote_starts: dict[int, int] = {}  # evse id -> remoteStartId of a RequestStartTransaction
+        self.remote_starts: dict[int, int] = {}
+        # evse id -> remoteStartId of a RequestStartTransaction; IdTokenType.type of tokens the CSMS sent
+        self.token_types: dict[str, str] = {}
         self.last_timestamp: str | None = None  # station time of the call being handled (ClockCtrlr.DateTime)
         self._side: list[Action] = []
 
@@ -177,10 +179,14 @@ class Station201:
     def online(self) -> bool:
         return self.endpoint.connected and self.boot_status == "Accepted"
 
-    def send_authorize(self, token: str, evse_id: int, now: Now) -> list[Action]:
+    def send_authorize(self, token: str, evse_id: int, now: Now, stop_for: int | None = None) -> list[Action]:
         """C01 AuthorizeRequest for a presented card."""
-        payload: JsonObject = {"idToken": transactions.id_token(token)}
-        return self.enqueue("Authorize", payload, now, meta={"token": token, "evse": evse_id})
+        kind = self.token_types.get(token, transactions.CARD)
+        payload: JsonObject = {"idToken": transactions.id_token(token, kind)}
+        meta: JsonObject = {"token": token, "evse": evse_id}
+        if stop_for is not None:
+            meta["stop_for"] = stop_for
+        return self.enqueue("Authorize", payload, now, meta=meta)
 
     def start_tx(self, evse: Evse, now: Now) -> list[Action]:
         return transactions.session_ready(self, evse, now)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chargepoint.core.ocpp201.station import Station201
 
 KIND = "tx201"
+CARD = "ISO14443"  # IdTokenEnumType of the UIDs our readers give; tokens from the CSMS keep their own type
 POWER_LOSS_WAIT_S = 10.0
 
 # Domain stop reasons (1.6 terms) to ReasonEnumType, and the trigger that goes with them.
@@ -62,6 +63,7 @@ class Tx:
     evse_id: int
     seq_no: int = 0
     id_token: str | None = None
+    token_type: str = CARD
     token_sent: bool = False
     charging_state: str = "Idle"
     remote_start_id: int | None = None
@@ -73,7 +75,7 @@ class Tx:
 
     def record(self) -> dict[str, object]:
         return {"transaction_id": self.transaction_id, "evse_id": self.evse_id, "seq_no": self.seq_no,
-                "id_token": self.id_token, "token_sent": self.token_sent,
+                "id_token": self.id_token, "token_type": self.token_type, "token_sent": self.token_sent,
                 "charging_state": self.charging_state, "remote_start_id": self.remote_start_id,
                 "start_energy_wh": self.start_energy_wh}
 
@@ -88,12 +90,9 @@ class Tx:
         energy = value.get("start_energy_wh")
         remote = value.get("remote_start_id")
         return Tx(tx_id, evse_id, seq, token if isinstance(token, str) else None,
-                  value.get("token_sent") is True, str(value.get("charging_state", "Idle")),
-                  remote if isinstance(remote, int) else None,
+                  str(value.get("token_type", CARD)), value.get("token_sent") is True,
+                  str(value.get("charging_state", "Idle")), remote if isinstance(remote, int) else None,
                   start_energy_wh=float(energy) if isinstance(energy, int | float) else 0.0, evse_sent=True)
-
-
-CARD = "ISO14443"  # IdTokenEnumType of the UIDs our readers give
 
 
 def id_token(token: str, token_type: str = CARD) -> JsonObject:
@@ -118,6 +117,8 @@ def points(st: Station201, name: str) -> tuple[str, ...]:
 def charging_state(evse: Evse) -> str:
     """ChargingStateEnumType from the domain phase."""
     phase = evse.phase()
+    if phase is EvsePhase.FAULTED and evse.transaction is not None:
+        return "SuspendedEVSE"  # the EV is there; the EVSE offers no energy
     if phase is EvsePhase.CHARGING:
         return "Charging"
     if phase is EvsePhase.SUSPENDED_EV:
@@ -145,6 +146,7 @@ def begin(st: Station201, evse: Evse, trigger: str, now: Now) -> list[Action]:
     session = evse.session
     if session is not None and session.id_tag:
         tx.id_token = session.id_tag
+        tx.token_type = st.token_types.get(session.id_tag, CARD)
     values = sampled_values(charging.readings_for(st, evse, "SampledDataCtrlr.TxStartedMeasurands"),
                             "Transaction.Begin")
     return [
@@ -157,9 +159,12 @@ def begin(st: Station201, evse: Evse, trigger: str, now: Now) -> list[Action]:
 def on_pilot(st: Station201, evse: Evse, state: PilotState, now: Now) -> list[Action]:
     """The cable: EVConnected starts a transaction (E02), unplugging ends one (E06 EVConnected)."""
     was = evse.plugged
+    had = st.txs.get(evse.evse_id)
     actions = charging.on_pilot(st, evse, state, now)
     if evse.plugged and not was:
-        if {"EVConnected", "ParkingBayOccupancy"} & set(points(st, "TxStartPoint")):
+        if had is not None and evse.evse_id in st.txs:
+            actions += event(st, had, "Updated", "CablePluggedIn", now)  # E03: the EV came to it
+        elif {"EVConnected", "ParkingBayOccupancy"} & set(points(st, "TxStartPoint")):
             actions += begin(st, evse, "CablePluggedIn", now)
     elif was and not evse.plugged:
         tx = st.txs.get(evse.evse_id)
@@ -188,6 +193,7 @@ def session_ready(st: Station201, evse: Evse, now: Now) -> list[Action]:
     tx = st.txs.get(evse.evse_id)
     if tx is not None and not tx.token_sent:
         tx.id_token = session.id_tag
+        tx.token_type = st.token_types.get(session.id_tag, CARD)
         remote = st.remote_starts.pop(evse.evse_id, None)
         if remote is not None and tx.remote_start_id is None:
             tx.remote_start_id = remote
@@ -273,7 +279,8 @@ def event(st: Station201, tx: Tx, kind: str, trigger: str, now: Now,
         tx.evse_sent = True
     shown = token or (tx.id_token if not tx.token_sent else None)
     if shown:
-        payload["idToken"] = id_token(shown)
+        payload["idToken"] = id_token(shown, tx.token_type if shown == tx.id_token else
+                                      st.token_types.get(shown, CARD))
         if shown == tx.id_token:
             tx.token_sent = True
     if values:
@@ -406,16 +413,14 @@ def prepare(st: Station201, msg: Outgoing) -> JsonObject | None:
 
 def on_result(st: Station201, msg: Outgoing, payload: JsonObject, now: Now) -> list[Action]:
     if msg.action == "Authorize":
-        token, evse_id = msg.meta.get("token"), msg.meta.get("evse")
+        token, evse_id, stop_for = msg.meta.get("token"), msg.meta.get("evse"), msg.meta.get("stop_for")
         if not isinstance(token, str) or not isinstance(evse_id, int):
             return []
         info = id_info(payload.get("idTokenInfo"))
-        cached = charging.remember(st, token, info)
-        if info is not None and info.effective(st.time(now)) is AuthStatus.ACCEPTED:
-            return cached + charging.authorized(st, token, info.parent, evse_id, now)
-        st.remote_starts.pop(evse_id, None)
-        status = info.status.value if info else "Invalid"
-        return [*cached, Log(logging.INFO, f"token {charging.mask(token)} refused: {status}")]
+        if info is None or info.status is not AuthStatus.ACCEPTED:
+            st.remote_starts.pop(evse_id, None)
+        return charging.authorize_answered(st, token, evse_id, info, now,
+                                           stop_for if isinstance(stop_for, int) else None)
     if msg.action == "TransactionEvent":
         return _on_transaction_answer(st, msg, payload, now)
     return []
