@@ -121,8 +121,18 @@ class SystemClockSet:
     shift_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalLimitChanged:
+    """A local energy manager (not the CSMS) limits an EVSE to ``limit_a`` per phase; ``None`` lifts it
+    (2.0.1 ChargingStationExternalConstraints)."""
+
+    evse: int
+    limit_a: float | None
+
+
 Event = (
     PilotChanged
+    | ExternalLimitChanged
     | TokenPresented
     | MeterSampled
     | MeterReadFailed

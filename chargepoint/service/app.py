@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chargepoint.core.events import ExternalLimitChanged
 from chargepoint.core.station import EvseSpec, StationInfo, build_core
 from chargepoint.service.config import Config
 from chargepoint.service.control import ControlServer
@@ -45,6 +46,8 @@ def station_info(config: Config) -> StationInfo:
         ping_interval_s=round(config.csms.ping_interval_s),
         set_system_clock=s.set_system_clock,
         security_profile=config.csms.security_profile,
+        site_max_current_a=s.site_max_current_a,
+        voltage_v=s.voltage_v,
     )
 
 
@@ -90,9 +93,29 @@ class Station:
             core = self.runner.snapshot()
             devices = self.sim.snapshot() if self.sim else {}
             return {"ok": True, **merge_status(core, devices)}
+        if argv[:1] == ["limit"]:
+            return self._limit(argv[1:])
         if self.sim is None:
             return {"ok": False, "error": "no simulated devices in this station"}
         return await self.sim.command(argv)
+
+
+    def _limit(self, args: list[str]) -> dict[str, object]:
+        """``limit EVSE AMPS`` / ``limit EVSE off``: the local energy manager's limit (an external
+        constraint, OCPP 2.0.1 K12), for any HAL: an EMS on the board talks to this socket too."""
+        evse_ids = {e.id for e in self.config.evses}
+        try:
+            evse = int(args[0])
+            amps = None if args[1] == "off" else float(args[1])
+        except (IndexError, ValueError):
+            return {"ok": False, "error": "usage: limit EVSE AMPS|off"}
+        if len(args) != 2 or evse not in evse_ids:
+            return {"ok": False, "error": f"limit: no EVSE {args[0]}" if len(args) == 2 else
+                    "usage: limit EVSE AMPS|off"}
+        if amps is not None and not 0 <= amps <= 1000:
+            return {"ok": False, "error": "limit: AMPS must be within 0..1000"}
+        self.runner.events.put_nowait(ExternalLimitChanged(evse, amps))
+        return {"ok": True}
 
 
 def merge_status(core: dict[str, object], devices: dict[str, object]) -> dict[str, object]:

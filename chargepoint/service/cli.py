@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         "sim",
         help="drive a running station's simulated devices",
         description="Commands: plug EVSE | unplug EVSE | tap TOKEN | ev EVSE charge|pause|resume | "
-        "fault EVSE CODE | clear EVSE | power EVSE WATTS | status",
+        "fault EVSE CODE | clear EVSE | power EVSE WATTS | limit EVSE AMPS|off (an energy manager's "
+        "limit) | status",
     )
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--config", type=Path, help="find the control socket from this config")
@@ -247,7 +248,7 @@ def _sim(config: Path | None, socket: Path | None, argv: list[str]) -> int:
     from chargepoint.service.control import ControlError, send_command
 
     if not argv:
-        print("chargepoint sim: give a command (plug, unplug, tap, ev, fault, clear, power, status)",
+        print("chargepoint sim: give a command (plug, unplug, tap, ev, fault, clear, power, limit, status)",
               file=sys.stderr)
         return EXIT_CONFIG
     path = _control_socket(config, socket)

@@ -36,6 +36,7 @@ PHASES: dict[int, Phases] = {1: 1, 3: 3}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # IEC 61851-1 Annex A: the pilot PWM can signal 6 A to 80 A.
 MIN_CURRENT_A, MAX_CURRENT_A = 6.0, 80.0
+MAX_SITE_CURRENT_A = 2000.0  # a generous bound: only catches a typo (kW or mA instead of A)
 # The identity is the last path segment of the CSMS URL (OCPP-J 1.6 §3.1.1); OCPP 2.0.1 Part 4 caps it at 48.
 MAX_STATION_ID = 48
 # BootNotification maxLength (1.6 BootNotification.req CiString20/25/50; 2.0.1 ChargingStationType):
@@ -91,6 +92,11 @@ class StationConfig:
     set_system_clock: bool = False
     """Set the board's clock from the CSMS time (needs CAP_SYS_TIME); by default the station only keeps
     its own offset and never touches the system clock."""
+    site_max_current_a: float | None = None
+    """The grid connection's limit in A per phase, shared fairly between the EVSEs that charge (local load
+    sharing); without it each EVSE is limited only by its own max_current_a and the CSMS's profiles."""
+    voltage_v: float = 230.0
+    """Phase-to-neutral voltage, to turn charging schedules in W into the A the pilot offers."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -458,11 +464,18 @@ def _station(doc: _Table) -> StationConfig | None:
                       f"(got {len(value)})")
     hook = t.path("hard_reset_hook")
     set_clock = t.boolean("set_system_clock")
+    site = t.number("site_max_current_a")
+    if site is not None and not MIN_CURRENT_A <= site <= MAX_SITE_CURRENT_A:
+        t.problem("site_max_current_a",
+                  f"must be within {MIN_CURRENT_A:g}..{MAX_SITE_CURRENT_A:g} A (got {site:g})")
+    voltage = t.number("voltage_v")
+    if voltage is not None and not 100 <= voltage <= 480:
+        t.problem("voltage_v", f"must be within 100..480 V (got {voltage:g})")
     if not t.ok or ident is None:
         return None
     return StationConfig(ident, values["vendor"] or "", values["model"] or "", values["serial_number"] or "",
                          values["firmware_version"] or "", version, values["organization"] or "", hook,
-                         bool(set_clock))
+                         bool(set_clock), site, voltage if voltage is not None else 230.0)
 
 
 def _csms(doc: _Table) -> CsmsConfig | None:

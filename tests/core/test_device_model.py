@@ -535,8 +535,10 @@ def test_criteria() -> None:
     components = {(n[0], n[1], n[2]) for n in names(dm.report(["Problem"], []))}
     assert components == {("EVSE", 2, None)}  # B08.FR.10: only where Problem is true
     enabled = {n[0] for n in names(dm.report(["Enabled"], []))}
-    # B08.FR.09: Enabled true (AuthCacheCtrlr) or no Enabled at all (OCPPCommCtrlr); SmartCharging is off.
-    assert {"AuthCacheCtrlr", "OCPPCommCtrlr"} <= enabled and "SmartChargingCtrlr" not in enabled
+    # B08.FR.09: Enabled true (AuthCacheCtrlr) or no Enabled at all (OCPPCommCtrlr); one switched off is not.
+    assert {"AuthCacheCtrlr", "OCPPCommCtrlr", "SmartChargingCtrlr"} <= enabled
+    set_(dm, "SmartChargingCtrlr", "Enabled", "false")
+    assert "SmartChargingCtrlr" not in {n[0] for n in names(dm.report(["Enabled"], []))}
     set_(dm, "AuthCacheCtrlr", "Enabled", "false")
     assert "AuthCacheCtrlr" not in {n[0] for n in names(dm.report(["Enabled"], []))}
     # Criteria are ORed among themselves.

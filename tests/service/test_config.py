@@ -149,6 +149,9 @@ def test_hardware_config_loads_without_the_ports(write: Callable[..., Path]) -> 
         evse.meter.options["port"] = "/dev/other"  # type: ignore[index]
 
 
+SITE_LIMIT = "site_max_current_a = 40\nvoltage_v = 220"
+
+
 @pytest.mark.parametrize(
     ("text", "edits", "check"),
     [
@@ -166,6 +169,9 @@ def test_hardware_config_loads_without_the_ports(write: Callable[..., Path]) -> 
         pytest.param(INSTALLER, [("[[evse]]\nid = 1", "[[evse]]\nid = 2"), ("phases = 3", "phases = 3\n"
                      + SECOND_EVSE.format(id=1))],
                      lambda c: [e.id for e in c.evses] == [1, 2], id="evse-ids-sorted"),
+        pytest.param(INSTALLER, [('vendor = "Acme"', 'vendor = "Acme"\n' + SITE_LIMIT)],
+                     lambda c: c.station.site_max_current_a == 40.0 and c.station.voltage_v == 220.0,
+                     id="site-limit"),
         pytest.param(INSTALLER, [("phases = 3", "phases = 3\n\n[logging]\nlevel = \"debug\"")],
                      lambda c: c.logging.level == "DEBUG", id="level-any-case"),
         pytest.param(HARDWARE, [('"/dev/ttyS1"', '"socket://127.0.0.1:5000"'),
@@ -220,6 +226,11 @@ def rule(name: str, key: str, fragment: str, *edits: tuple[str, str], base: str 
 
 
 RULES = [
+    # smart charging
+    rule("site-limit-range", "station.site_max_current_a", "must be within 6..2000 A",
+         after('vendor = "Acme"', "site_max_current_a = 4")),
+    rule("voltage-range", "station.voltage_v", "must be within 100..480 V",
+         after('vendor = "Acme"', "voltage_v = 23")),
     # unknown keys, with a suggestion when one is close
     rule("unknown-key", "station.vendr", "did you mean 'vendor'", after('vendor = "Acme"', 'vendr = "A"')),
     rule("unknown-table", "storge", "did you mean 'storage'", before("[storage]", "[storge]")),

@@ -23,6 +23,7 @@ from chargepoint.core.domain.evse import Evse, Reservation, Session
 from chargepoint.core.domain.info import StationInfo
 from chargepoint.core.domain.metering import Reading, readings
 from chargepoint.core.domain.settings import Settings
+from chargepoint.core.domain.smart import SmartCharging, may_charge
 from chargepoint.core.rpc.endpoint import Endpoint
 from chargepoint.core.timers import Timers
 from hal.types import PilotState
@@ -45,6 +46,7 @@ class Host(Protocol):
     station_reservation: Reservation | None
     station_operative: bool
     boot_count: int
+    smart: SmartCharging
 
     def time(self, now: Now) -> datetime: ...
 
@@ -127,6 +129,13 @@ def on_token(st: Host, token: str, now: Now) -> list[Action]:
         st.timers.cancel("conntimeout.pending")
         return [Log(logging.INFO, "authorisation cancelled by the driver")]
     target = choose_evse(st, token, info.parent if info else None)
+    if target is None and info is None and st.online():
+        # 2.0.1 H03 / 1.6 §5.13: an unknown card may belong to the group a reservation is held for:
+        # ask the CSMS; ``authorized`` lets it in only if its group matches.
+        held = [e for e in st.evses.values() if e.reservation is not None and e.reservation.parent
+                and usable_for(st, e, token, e.reservation.parent)]
+        if held:
+            return st.send_authorize(token, held[0].evse_id, now)
     if target is None:
         return [Log(logging.INFO, f"token {mask(token)}: no EVSE free")]
     return authorize(st, token, target, now)
@@ -311,22 +320,50 @@ def apply_energy(st: Host, evse: Evse) -> list[Action]:
 
     Power flows only while a transaction runs for an authorised id, the EVSE is fault-free, and the EV
     asks for it (IEC 61851: PWM first, the EV answers with state C, then the contactor closes; opening
-    goes the other way round).
+    goes the other way round). The current offered is the smart-charging limit in force (``smart.py``);
+    below 6 A it is 0 and the EV pauses (SuspendedEVSE). When this EVSE's share grows, the others' shrink
+    first, so the offers never add up to more than the site limit.
     """
-    tx = evse.transaction
-    may_charge = tx is not None and tx.authorized and not evse.faults
-    offered = evse.max_current_a if may_charge else 0.0
-    close = may_charge and evse.pilot.wants_power and offered > 0
+    offered = st.smart.offer(st.evses, evse) if may_charge(evse) else 0.0
+    actions: list[Action] = []
+    if offered > evse.offered_a:
+        for other in st.evses.values():
+            if other is not evse and other.offered_a > 0:
+                lower = st.smart.offer(st.evses, other) if may_charge(other) else 0.0
+                if lower < other.offered_a:
+                    actions += _energize(st, other, lower)
+    return actions + _energize(st, evse, offered)
+
+
+def _energize(st: Host, evse: Evse, offered: float) -> list[Action]:
+    close = may_charge(evse) and evse.pilot.wants_power and offered > 0
     actions: list[Action] = []
     if not close and evse.contactor_command:
         evse.contactor_command = False
         actions.append(SetContactor(evse.evse_id, False))
     if offered != evse.offered_a:
         evse.offered_a = offered
+        evse.offer_at = st.smart.moment
         actions.append(SetPilotCurrent(evse.evse_id, offered))
     if close and not evse.contactor_command:
         evse.contactor_command = True
         actions.append(SetContactor(evse.evse_id, True))
+    return actions
+
+
+def rebalance(st: Host, now: Now) -> list[Action]:
+    """Re-apply the smart-charging limits to every EVSE: after each event (a transaction starts or ends,
+    an EV draws less, a profile arrives) and at each period boundary (the ``smart`` timer). EVSEs whose
+    offer falls go first, so the shares never add up to more than the site limit on the way."""
+    moment = st.time(now)
+    st.smart.moment = moment
+    authorizing = st.pending_auth is not None or any(m.action == "Authorize" for m in st.endpoint.queued())
+    actions = st.smart.cleanup(st.evses, authorizing)
+    offers = st.smart.allocate(st.evses, moment)
+    for evse in sorted(st.evses.values(),
+                       key=lambda e: (offers.get(e.evse_id, 0.0) - e.offered_a, e.evse_id)):
+        actions += apply_energy(st, evse)
+    st.smart.arm(st.timers, st.evses, moment, now)
     return actions
 
 

@@ -91,6 +91,8 @@ class Evse:
     finishing: bool = False  # a transaction ended and the cable is still in
     last_sample: MeterSample | None = None
     meter_failures: int = 0
+    sample_at: datetime | None = None  # station time of last_sample
+    offer_at: datetime | None = None  # station time the PWM offer last changed
 
     @property
     def plugged(self) -> bool:

@@ -29,3 +29,5 @@ class StationInfo:
     extra: dict[str, str] = field(default_factory=dict)
     security_profile: int = 0  # the installer's connection (SecurityProfile / SecurityCtrlr.SecurityProfile)
     set_system_clock: bool = False  # the installer lets the station set the board clock from the CSMS
+    site_max_current_a: float | None = None  # the grid connection's limit per phase, shared between EVSEs
+    voltage_v: float = 230.0  # phase-to-neutral voltage, for charging schedules in W

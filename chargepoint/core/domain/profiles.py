@@ -7,7 +7,7 @@ A profile is checked whole before anything changes (OCPP 1.6 §5.16 / 2.0.1 K01:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
@@ -254,15 +254,6 @@ class ProfileStore:
                 if p.purpose is Purpose.TX and p.evse_id == evse_id]
         self.remove(gone)
         return gone
-
-    def bind_transaction(self, evse_id: int, transaction_id: str) -> Profile | None:
-        """A TxProfile that came with RemoteStart / RequestStart before the transaction had an id gets it."""
-        for p in self.profiles.values():
-            if p.purpose is Purpose.TX and p.evse_id == evse_id and p.transaction_id is None:
-                bound = replace(p, transaction_id=transaction_id)
-                self.profiles[p.profile_id] = bound
-                return bound
-        return None
 
 
 def _overlap(a: Profile, b: Profile) -> bool:

@@ -62,8 +62,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("StopTxnSampledData", CSL, "Energy.Active.Import.Register", allowed=MEASURANDS,
                 max_items_key="StopTxnSampledDataMaxLength"),
     SettingSpec("StopTxnSampledDataMaxLength", INT, 10, readonly=True),
-    SettingSpec("SupportedFeatureProfiles", CSL, "Core,LocalAuthListManagement,Reservation,RemoteTrigger",
-                readonly=True, allowed=PROFILES),
+    SettingSpec("SupportedFeatureProfiles", CSL,
+                "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", readonly=True,
+                allowed=PROFILES),
     SettingSpec("SupportedFeatureProfilesMaxLength", INT, 6, readonly=True),
     SettingSpec("TransactionMessageAttempts", INT, 3, minimum=1),
     SettingSpec("TransactionMessageRetryInterval", INT, 20, minimum=0),
@@ -75,7 +76,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("SendLocalListMaxLength", INT, 1000, readonly=True),
     # §9.3 Reservation
     SettingSpec("ReserveConnectorZeroSupported", BOOL, True, readonly=True),
-    # §9.4 SmartCharging (reported; the profiles themselves are issue 5)
+    # §9.4 SmartCharging (chargepoint.core.domain.smart)
     SettingSpec("ChargeProfileMaxStackLevel", INT, 10, readonly=True),
     SettingSpec("ChargingScheduleAllowedChargingRateUnit", CSL, "Current,Power", readonly=True),
     SettingSpec("ChargingScheduleMaxPeriods", INT, 24, readonly=True),

@@ -27,6 +27,7 @@ from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import IdInfo, ListUpdateStatus
 from chargepoint.core.domain.evse import Evse, Reservation
 from chargepoint.core.domain.settings import SetResult
+from chargepoint.core.ocpp16 import smart
 from chargepoint.core.ocpp16 import transactions as tx
 from chargepoint.core.ocpp16.config_keys import get_configuration
 from chargepoint.core.rpc.endpoint import CallRefused, JsonObject
@@ -44,9 +45,9 @@ UNLOCK_WAIT_S = 5.0
 # §4.2.3 "Requested Action is recognized but not supported by the receiver").
 NOT_SUPPORTED = frozenset(
     {
-        "GetDiagnostics", "UpdateFirmware", "SetChargingProfile", "ClearChargingProfile",
-        "GetCompositeSchedule", "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
-        "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware",
+        "GetDiagnostics", "UpdateFirmware", "CertificateSigned", "DeleteCertificate",
+        "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog", "InstallCertificate",
+        "SignedUpdateFirmware",
     }
 )
 
@@ -154,11 +155,6 @@ def remote_start(st: Station16, p: JsonObject, now: Now, _: str) -> JsonObject:
     token = p.get("idTag")
     assert isinstance(token, str)
     connector = p.get("connectorId")
-    if "chargingProfile" in p:
-        profile = p["chargingProfile"]
-        # §5.11: only a TxProfile may come with a remote start. Smart charging is not built yet.
-        if not isinstance(profile, dict) or profile.get("chargingProfilePurpose") != "TxProfile":
-            return {"status": "Rejected"}
     if isinstance(connector, int):
         evse = st.evses.get(connector)
         if evse is None or not charging.usable_for(st, evse, token, None):
@@ -169,6 +165,10 @@ def remote_start(st: Station16, p: JsonObject, now: Now, _: str) -> JsonObject:
         if chosen is None:
             return {"status": "Rejected"}
         target = chosen
+    # §5.11: a charging profile in the request is a TxProfile for this transaction; if it cannot be
+    # installed, nothing starts.
+    if "chargingProfile" in p and not smart.remote_start_profile(st, p["chargingProfile"], target):
+        return {"status": "Rejected"}
     if st.settings.bool("AuthorizeRemoteTxRequests"):
         st.side(charging.authorize(st, token, target, now, remote=True))
     else:
@@ -379,5 +379,8 @@ HANDLERS: dict[str, Handler] = {
     "ReserveNow": reserve_now,
     "CancelReservation": cancel_reservation,
     "TriggerMessage": trigger_message,
+    "SetChargingProfile": smart.set_charging_profile,
+    "ClearChargingProfile": smart.clear_charging_profile,
+    "GetCompositeSchedule": smart.get_composite_schedule,
 }
 

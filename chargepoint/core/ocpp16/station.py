@@ -28,9 +28,12 @@ from chargepoint.core.domain.evse import Evse, Reservation, Session
 from chargepoint.core.domain.info import StationInfo
 from chargepoint.core.domain.setting_specs import SPECS, station_overrides
 from chargepoint.core.domain.settings import Settings
+from chargepoint.core.domain.smart import ROWS as PROFILE_ROWS
+from chargepoint.core.domain.smart import SmartCharging
 from chargepoint.core.events import (
     ContactorChanged,
     Event,
+    ExternalLimitChanged,
     FaultCleared,
     FaultRaised,
     LockResult,
@@ -96,16 +99,19 @@ class Station16:
         self.unlock_waiting: dict[int, str] = {}  # evse -> unique id of the UnlockConnector call
         self.reboot_pending: str | None = None
         self._side: list[Action] = []
+        self.smart = SmartCharging(info, self.transaction_id)
 
     # -- the core's three entry points -------------------------------------------------------------
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Feed one event; returns the actions to execute in order."""
+        self.smart.moment = self.time(now)
         actions = self._dispatch(event, now)
         return self._finish(actions, now)
 
     def handle_timer(self, now: Now) -> list[Action]:
         """Run every timer that is due."""
+        self.smart.moment = self.time(now)
         actions: list[Action] = []
         for name in self.timers.pop_due(now.monotonic):
             actions += self._on_timer(name, now)
@@ -117,6 +123,7 @@ class Station16:
     def _finish(self, actions: list[Action], now: Now) -> list[Action]:
         actions += self._side
         self._side = []
+        actions += charging.rebalance(self, now)
         actions += self.sync_status(now)
         actions += self._side
         self._side = []
@@ -143,6 +150,11 @@ class Station16:
 
     def stop_tx(self, evse: Evse, reason: str, now: Now, id_tag: str | None = None) -> list[Action]:
         return transactions.stop_tx(self, evse, reason, now, id_tag)
+
+    def transaction_id(self, evse: Evse) -> str | None:
+        """The CSMS's transactionId of the EVSE's transaction, as text (1.6 TxProfile targets)."""
+        session = evse.transaction
+        return str(session.csms_id) if session is not None and session.csms_id is not None else None
 
     def on_authorized(self, evse: Evse, now: Now) -> list[Action]:
         return []  # 1.6 §4.8: the transaction starts only once the cable is in too
@@ -213,6 +225,10 @@ class Station16:
                 # The board clock now carries (part of) the offset: keep station time where it was.
                 self.offset -= timedelta(seconds=shift_s)
                 return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)")]
+            case ExternalLimitChanged(evse_id, limit_a):
+                # 1.6 has no external-constraint profile: the limit governs, the CSMS sees it only in the
+                # composite schedule.
+                return self.smart.set_external(evse_id, limit_a, "EMS") if evse_id in self.evses else []
         return []  # pragma: no cover - the match is exhaustive over Event
 
     def _restore(self, records: tuple[object, ...], now: Now) -> list[Action]:
@@ -224,6 +240,7 @@ class Station16:
         self.settings.restore(rows.get("settings", []))
         self.cache.restore(rows.get("auth_cache", []))
         self.local_list.restore(rows.get("local_list", []))
+        restored = self.smart.restore(rows.get(PROFILE_ROWS, []))
         boot_count = meta.get("boot_count", 0)
         self.boot_count = (boot_count if isinstance(boot_count, int) else 0) + 1
         tx_seq = meta.get("tx_seq", 0)
@@ -249,6 +266,7 @@ class Station16:
             enabled = evse.operative and self.station_operative
             actions += [SetPilotCurrent(evse.evse_id, 0.0), SetEvseEnabled(evse.evse_id, enabled)]
         actions.append(self.connection_settings())
+        actions += restored
         actions += transactions.restore_sessions(self, rows.get("session", []), now)
         self.timers.set("lasttime", now.monotonic + 60)
         return actions
@@ -258,6 +276,7 @@ class Station16:
         if evse is None:
             return []
         evse.last_sample = sample  # type: ignore[assignment]
+        evse.sample_at = self.smart.moment
         actions: list[Action] = []
         if evse.meter_failures >= METER_FAULT_AFTER:
             actions += self._on_fault_cleared(evse_id, FaultCode.POWER_METER_FAILURE, now)
@@ -365,6 +384,12 @@ class Station16:
         if msg.action == "BootNotification" and self.boot_status != "Accepted":
             self.timers.set("boot", now.monotonic + BOOT_RETRY_S)
             return []
+        if msg.action == "StatusNotification" and error is None:
+            # A status dropped with the connection was never reported: send it after reconnecting.
+            connector = msg.payload.get("connectorId")
+            if isinstance(connector, int) and connector in self.reported:
+                del self.reported[connector]
+            return []
         return transactions.on_failure(self, msg, error, now)
 
     def on_call(self, call: Call, now: Now) -> JsonObject | Deferred:
@@ -461,6 +486,8 @@ class Station16:
             return []
         if name == "reboot":
             return calls.reboot_now(self)
+        if name == "smart":
+            return []  # a period boundary: _finish re-applies the limits
         return transactions.on_timer(self, name, now)
 
     # -- read-only view for `chargepoint sim status` / `chargepoint status` ----------------------
@@ -477,6 +504,7 @@ class Station16:
                     "error_code": connector_status(evse)[1],
                     "relay_closed": evse.contactor_closed,
                     "current_limit_a": evse.offered_a,
+                    **self.smart.describe(evse),
                     "energy_wh": round(evse.energy_wh, 1),
                     "transaction_id": (self.tx_ids.get(tx.local_id) if tx else None),
                     "local_transaction_id": tx.local_id if tx else None,

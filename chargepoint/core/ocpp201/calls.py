@@ -26,6 +26,7 @@ from chargepoint.core.clock import Now, parse_timestamp
 from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import IdInfo, ListUpdateStatus
 from chargepoint.core.domain.evse import Evse, Reservation
+from chargepoint.core.ocpp201 import smart
 from chargepoint.core.ocpp201 import transactions as tx
 from chargepoint.core.ocpp201.device_model import paginate
 from chargepoint.core.rpc.endpoint import CallRefused, JsonObject
@@ -42,11 +43,11 @@ UNLOCK_WAIT_S = 5.0
 # Actions of the 2.0.1 specification this station does not build (smart charging, firmware, security,
 # monitoring, display messages, ISO 15118): known, so NotSupported (OCPP 2.0.1 part 4 §4.3).
 NOT_SUPPORTED = frozenset({
-    "CertificateSigned", "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring",
-    "ClearedChargingLimit", "CostUpdated", "CustomerInformation", "DeleteCertificate",
-    "Get15118EVCertificate", "GetCertificateStatus", "GetChargingProfiles", "GetCompositeSchedule",
+    "CertificateSigned", "ClearDisplayMessage", "ClearVariableMonitoring",
+    "CostUpdated", "CustomerInformation", "DeleteCertificate",
+    "Get15118EVCertificate", "GetCertificateStatus",
     "GetDisplayMessages", "GetInstalledCertificateIds", "GetLog", "GetMonitoringReport", "InstallCertificate",
-    "PublishFirmware", "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase", "SetMonitoringLevel",
+    "PublishFirmware", "SetDisplayMessage", "SetMonitoringBase", "SetMonitoringLevel",
     "SetVariableMonitoring", "UnpublishFirmware", "UpdateFirmware",
 })
 
@@ -275,6 +276,8 @@ def send_local_list(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObje
         if not isinstance(token, dict) or not isinstance(token.get("idToken"), str):
             return {"status": "Failed"}
         assert isinstance(item, dict)
+        if update == "Full" and not isinstance(item.get("idTokenInfo"), dict):
+            return {"status": "Failed"}  # D01: a Full list gives every entry its idTokenInfo
         entries.append((str(token["idToken"]), tx.id_info(item.get("idTokenInfo"))))
     if len(entries) > st.settings.int("SendLocalListMaxLength"):
         return {"status": "Failed"}
@@ -309,6 +312,10 @@ def request_start(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject
         if chosen is None or (chosen == 0 and len(st.evses) > 1):
             return {"status": "Rejected"}  # F01.FR.23: without an EVSE we start only where it is clear
         target = chosen or next(iter(st.evses))
+    # F01.FR.08-11: a charging profile in the request is this transaction's TxProfile; if it cannot be
+    # installed, nothing starts.
+    if "chargingProfile" in p and not smart.request_start_profile(st, p["chargingProfile"], target):
+        return {"status": "Rejected"}
     st.remote_starts[target] = remote_id
     st.token_types[token] = str(token_obj.get("type", tx.CARD))
     running = st.txs.get(target)  # F02: a transaction the cable began before this request
@@ -459,7 +466,15 @@ def reserve_now(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject:
     if "evseId" not in p:
         if not st.settings.bool("ReserveConnectorZeroSupported"):
             return {"status": "Rejected"}
-        if not any(not e.faults and e.operative and e.session is None for e in st.evses.values()):
+        # H01: the status says why no EVSE is free: all faulted → Faulted, all out of service →
+        # Unavailable, else (an EV, a session or a reservation on each) Occupied.
+        evses = list(st.evses.values())
+        if all(e.faults for e in evses):
+            return {"status": "Faulted"}
+        if not st.station_operative or all(not e.operative or e.faults for e in evses):
+            return {"status": "Unavailable"}
+        if not any(not e.faults and e.operative and e.session is None and not e.plugged
+                   and e.reservation is None and e.evse_id not in st.txs for e in evses):
             return {"status": "Occupied"}
         st.station_reservation = reservation
         st.timers.set("reservation.0", now.monotonic + wait)
@@ -550,4 +565,8 @@ HANDLERS: dict[str, Handler] = {
     "ReserveNow": reserve_now,
     "CancelReservation": cancel_reservation,
     "DataTransfer": data_transfer,
+    "SetChargingProfile": smart.set_charging_profile,
+    "ClearChargingProfile": smart.clear_charging_profile,
+    "GetChargingProfiles": smart.get_charging_profiles,
+    "GetCompositeSchedule": smart.get_composite_schedule,
 }

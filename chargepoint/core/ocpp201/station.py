@@ -22,9 +22,12 @@ from chargepoint.core.domain.info import StationInfo
 from chargepoint.core.domain.setting_specs import SPECS
 from chargepoint.core.domain.setting_specs import station_overrides as neutral_overrides
 from chargepoint.core.domain.settings import Settings
+from chargepoint.core.domain.smart import ROWS as PROFILE_ROWS
+from chargepoint.core.domain.smart import SmartCharging
 from chargepoint.core.events import (
     ContactorChanged,
     Event,
+    ExternalLimitChanged,
     FaultCleared,
     FaultRaised,
     LockResult,
@@ -38,7 +41,7 @@ from chargepoint.core.events import (
     TransportClosed,
     TransportOpened,
 )
-from chargepoint.core.ocpp201 import calls, transactions
+from chargepoint.core.ocpp201 import calls, smart, transactions
 from chargepoint.core.ocpp201.device_model import DeviceModel
 from chargepoint.core.ocpp201.variables import VariableRef, evse_layout, extra_specs
 from chargepoint.core.ocpp201.variables import station_overrides as model_overrides
@@ -145,13 +148,16 @@ class Station201:
         self.token_types: dict[str, str] = {}
         self.last_timestamp: str | None = None  # station time of the call being handled (ClockCtrlr.DateTime)
         self._side: list[Action] = []
+        self.smart = SmartCharging(info, self.transaction_id)
 
     # -- the core's entry points ---------------------------------------------------------------------
 
     def handle(self, event: Event, now: Now) -> list[Action]:
+        self.smart.moment = self.time(now)
         return self._finish(self._dispatch(event, now), now)
 
     def handle_timer(self, now: Now) -> list[Action]:
+        self.smart.moment = self.time(now)
         actions: list[Action] = []
         for name in self.timers.pop_due(now.monotonic):
             actions += self._on_timer(name, now)
@@ -164,6 +170,7 @@ class Station201:
         actions += self._side
         self._side = []
         actions += transactions.sync(self, now)
+        actions += charging.rebalance(self, now)
         actions += self.sync_status(now)
         actions += calls.reset_when_idle(self, now)
         actions += self._side
@@ -193,6 +200,11 @@ class Station201:
 
     def stop_tx(self, evse: Evse, reason: str, now: Now, id_tag: str | None = None) -> list[Action]:
         return transactions.session_stopped(self, evse, reason, now, id_tag)
+
+    def transaction_id(self, evse: Evse) -> str | None:
+        """The station-generated transactionId of the EVSE's transaction (2.0.1 TxProfile targets)."""
+        tx = self.txs.get(evse.evse_id)
+        return tx.transaction_id if tx is not None and evse.transaction is not None else None
 
     def on_authorized(self, evse: Evse, now: Now) -> list[Action]:
         return transactions.on_authorized(self, evse, now)
@@ -274,6 +286,8 @@ class Station201:
             case SystemClockSet(shift_s):
                 self.offset -= timedelta(seconds=shift_s)
                 return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)")]
+            case ExternalLimitChanged(evse_id, limit_a):
+                return smart.external_limit(self, evse_id, limit_a, now) if evse_id in self.evses else []
         return []  # pragma: no cover - the match is exhaustive over Event
 
     def _on_sample(self, evse_id: int, sample: object, now: Now) -> list[Action]:
@@ -281,6 +295,7 @@ class Station201:
         if evse is None:
             return []
         evse.last_sample = sample  # type: ignore[assignment]
+        evse.sample_at = self.smart.moment
         actions: list[Action] = []
         if evse.meter_failures >= METER_FAULT_AFTER:
             actions += self._on_fault_cleared(evse_id, FaultCode.POWER_METER_FAILURE, now)
@@ -298,6 +313,7 @@ class Station201:
         self.settings.restore(rows.get("settings", []))
         self.cache.restore(rows.get("auth_cache", []))
         self.local_list.restore(rows.get("local_list", []))
+        restored = self.smart.restore(rows.get(PROFILE_ROWS, []))
         boot_count = meta.get("boot_count", 0)
         self.boot_count = (boot_count if isinstance(boot_count, int) else 0) + 1
         tx_seq = meta.get("tx_seq", 0)
@@ -326,6 +342,7 @@ class Station201:
             if not (evse.operative and self.station_operative):
                 actions.append(SetEvseEnabled(evse.evse_id, False))
         actions.append(self.connection_settings())
+        actions += restored
         actions += transactions.restore(self, rows.get(transactions.KIND, []), now)
         self.timers.set("lasttime", now.monotonic + 60)
         return actions
@@ -494,6 +511,12 @@ class Station201:
         if msg.action == "BootNotification" and self.boot_status != "Accepted":
             self.timers.set("boot", now.monotonic + BOOT_RETRY_S)
             return []
+        if msg.action == "StatusNotification" and error is None:
+            # B04.FR.02: a status dropped with the connection is not reported: send it after reconnecting.
+            evse_id = msg.payload.get("evseId")
+            if isinstance(evse_id, int) and self.reported.get(evse_id) == msg.payload.get("connectorStatus"):
+                del self.reported[evse_id]
+            return []
         return transactions.on_failure(self, msg, error, now)
 
     def on_call(self, call: Call, now: Now) -> JsonObject | Deferred:
@@ -531,11 +554,19 @@ class Station201:
     def connector_status(self, evse: Evse) -> str:
         if not self.station_operative and evse.transaction is None and not evse.faults:
             return "Unavailable"
-        return CONNECTOR_STATUS[evse.phase()]
+        phase = evse.phase()
+        if phase is EvsePhase.PREPARING and evse.reservation is not None and evse.session is None:
+            return "Reserved"  # G01.FR.09: an EV plugged in without the holder's token keeps it Reserved
+        if phase is EvsePhase.AVAILABLE and self.station_reservation is not None:
+            free = [e for e in self.evses.values() if e.phase() is EvsePhase.AVAILABLE]
+            if len(free) <= 1:
+                return "Reserved"  # H01: a reservation for any EVSE holds the last free one
+        return CONNECTOR_STATUS[phase]
 
     def sync_status(self, now: Now) -> list[Action]:
-        """G01.FR.01: a StatusNotification for every connector whose status changed."""
-        if self.boot_status != "Accepted":
+        """G01.FR.01: a StatusNotification for every connector whose status changed. Not while offline:
+        what changed is reported after the reconnect (B04.FR.01/02), nothing stale is queued."""
+        if self.boot_status != "Accepted" or not self.endpoint.connected:
             return []
         actions: list[Action] = []
         for evse in self.evses.values():
@@ -578,6 +609,8 @@ class Station201:
             return str(len(self.local_list))
         if ref.name == "Storage" and component.name == "AuthCacheCtrlr":
             return str(len(self.cache) * 64)
+        if ref.name == "Entries" and component.name == "SmartChargingCtrlr":
+            return str(len(self.smart.store.profiles))
         if ref.name == "Entries":
             return "0"
         return None
@@ -597,6 +630,8 @@ class Station201:
             return [Persist(META, "last_time", self.timestamp(now))]
         if name == "reboot":
             return calls.reboot_now(self)
+        if name == "smart":
+            return []  # a period boundary: _finish re-applies the limits
         return transactions.on_timer(self, name, now)
 
     # -- read-only view for `chargepoint status` -------------------------------------------------------
@@ -613,6 +648,7 @@ class Station201:
                     "charging_state": transactions.charging_state(evse),
                     "relay_closed": evse.contactor_closed,
                     "current_limit_a": evse.offered_a,
+                    **self.smart.describe(evse),
                     "energy_wh": round(evse.energy_wh, 1),
                     "transaction_id": tx.transaction_id if tx else None,
                     "id_tag": session.id_tag[:4] + "…" if session and session.id_tag else None,

@@ -283,6 +283,9 @@ def event(st: Station201, tx: Tx, kind: str, trigger: str, now: Now,
                                       st.token_types.get(shown, CARD))
         if shown == tx.id_token:
             tx.token_sent = True
+            session = evse.session
+            if session is not None and session.reservation_id is not None:
+                payload["reservationId"] = session.reservation_id  # H01.FR.15 / E01.FR.13
     if values:
         payload["meterValue"] = [{"timestamp": payload["timestamp"], "sampledValue": values}]
     tx.seq_no += 1

@@ -256,7 +256,7 @@ CONTROLLERS: tuple[VariableDef, ...] = (
     V("SecurityCtrlr", "SecurityProfile", INT, RO, setting="SecurityProfile"),
     # K (used by E/P): SmartChargingCtrlr
     V("SmartChargingCtrlr", "Available", BOOL, RO, default=True),
-    V("SmartChargingCtrlr", "Enabled", BOOL, default=False),
+    V("SmartChargingCtrlr", "Enabled", BOOL, default=True),
     V("SmartChargingCtrlr", "Entries", INT, RO, variable_instance="ChargingProfiles", live=True,
       max_limit_setting="MaxChargingProfilesInstalled"),
     V("SmartChargingCtrlr", "LimitChangeSignificance", DEC, min_limit=0, max_limit=100, default="10"),
