@@ -167,6 +167,7 @@ class Csms:
         self.transactions: dict[Any, dict[str, Any]] = {}  # 1.6: int ids we gave; 2.0.1: the station's ids
         self.reports: dict[int, list[dict[str, Any]]] = {}  # 2.0.1 NotifyReport parts per requestId
         self.events: list[dict[str, Any]] = []  # 2.0.1 NotifyEvent eventData
+        self.limits: list[tuple[str, dict[str, Any]]] = []  # 2.0.1 (action, payload) of K09/K12/K13 messages
         self.tx_ids = itertools.count(1001)
         self.auth_failures = 0
         self._server: Server | None = None
@@ -214,6 +215,7 @@ class Csms:
         else:
             session = StationSession(station_id, connection, self)
         self.sessions[station_id] = session
+        self._notify()  # a waiter for the session wakes now, not at the station's first frame
         with contextlib.suppress(Exception):
             await session.start()
         if self.sessions.get(station_id) is session:

@@ -118,3 +118,22 @@ class StationSession201(OcppChargePoint):  # type: ignore[misc]
     @on(Action.log_status_notification)  # type: ignore[untyped-decorator]
     def on_log(self, status: str, **_: Any) -> Any:
         return call_result.LogStatusNotification()
+
+    @on(Action.notify_charging_limit)  # type: ignore[untyped-decorator]
+    def on_notify_charging_limit(self, charging_limit: dict[str, Any], **kw: Any) -> Any:
+        self.csms.limits.append(("NotifyChargingLimit", {"charging_limit": charging_limit, **kw}))
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit)  # type: ignore[untyped-decorator]
+    def on_cleared_charging_limit(self, charging_limit_source: str, **kw: Any) -> Any:
+        self.csms.limits.append(("ClearedChargingLimit",
+                                 {"charging_limit_source": charging_limit_source, **kw}))
+        return call_result.ClearedChargingLimit()
+
+    @on(Action.report_charging_profiles)  # type: ignore[untyped-decorator]
+    def on_report_charging_profiles(self, request_id: int, charging_limit_source: str,
+                                    charging_profile: list[dict[str, Any]], evse_id: int, **kw: Any) -> Any:
+        self.csms.limits.append(("ReportChargingProfiles", {
+            "request_id": request_id, "charging_limit_source": charging_limit_source,
+            "charging_profile": charging_profile, "evse_id": evse_id, **kw}))
+        return call_result.ReportChargingProfiles()

@@ -183,3 +183,35 @@ async def test_a_restart_keeps_the_profiles(version: str, csms: Csms, tmp_path: 
         assert amps == pytest.approx(8.0, abs=0.01)
     finally:
         await rig.stop()
+
+
+async def test_201_external_limit_is_notified_and_profiles_are_reported(csms: Csms, tmp_path: Path) -> None:
+    """K12/K13: an energy manager's limit (``sim limit``) governs the EV and the CSMS hears of it; K09:
+    GetChargingProfiles is answered with ReportChargingProfiles."""
+    rig = Rig(tmp_path, "2.0.1", csms)
+    await rig.start()
+    try:
+        await rig.sim("plug", "1")
+        await rig.sim("tap", "CARD-SMART")
+        await rig.wait_amps(lambda a: a > 15.0)
+        assert (await rig.sim("limit", "1", "8"))["ok"] is True
+        await rig.wait_amps(lambda a: a <= 8.0 + 1e-6)
+        await csms.wait_for(lambda: any(a == "NotifyChargingLimit" for a, _ in csms.limits), 30)
+        note = next(p for a, p in csms.limits if a == "NotifyChargingLimit")
+        assert note["charging_limit"]["charging_limit_source"] == "EMS" and note["evse_id"] == 1
+        status = (await rig.sim("status"))["evses"][0]
+        assert status["limited_by"] == "ChargingStationExternalConstraints"
+        reply = await rig.call(call201.GetChargingProfiles(request_id=42, charging_profile={
+            "charging_limit_source": ["EMS"]}))
+        assert reply.status == "Accepted"
+        await csms.wait_for(lambda: any(a == "ReportChargingProfiles" for a, _ in csms.limits), 30)
+        report = next(p for a, p in csms.limits if a == "ReportChargingProfiles")
+        assert report["request_id"] == 42 and report["charging_profile"][0]["charging_profile_purpose"] == (
+            "ChargingStationExternalConstraints")
+        assert (await rig.sim("limit", "1", "off"))["ok"] is True
+        await rig.wait_amps(lambda a: a > 15.0)
+        await csms.wait_for(lambda: any(a == "ClearedChargingLimit" for a, _ in csms.limits), 30)
+        assert (await rig.sim("limit", "9", "8"))["ok"] is False
+        assert not csms.violations
+    finally:
+        await rig.stop()
