@@ -117,6 +117,62 @@ class SetSystemClock:
     utc: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PkiCommand:
+    """Ask the shell's certificate store (``chargepoint/service/pki.py``) to act; it answers with a
+    ``PkiResult`` event with the same ``ref`` and ``op``. Operations and their ``args``:
+
+    - ``csr`` {"use": "ChargePointCertificate"}: a new CSR → result {"csr": PEM}
+    - ``accept_signed`` {"chain": PEM}: CertificateSigned → result {"expires": ISO time} or reason
+    - ``install_root`` {"use": CertificateUse value, "pem": PEM} → result {"status": "Accepted"} or reason
+    - ``delete`` {"hash": {hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber}} → {"status": ...}
+    - ``list`` {"uses": [CertificateUse values] or []} → {"certificates": [{"use": ..., "hash": {...}}]}
+    - ``status`` {}: → {"expires": ISO time or None} of the station's own certificate
+    - ``verify_firmware_certificate`` {"pem": PEM} → ok or reason (checked before any download)
+
+    Certificate use values are the 1.6 names (CentralSystemRootCertificate, ManufacturerRootCertificate,
+    V2GRootCertificate, MORootCertificate, ChargePointCertificate); the 2.0.1 adapter maps its own."""
+
+    ref: str
+    op: str
+    args: dict[str, object] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StartJob:
+    """A long file job for the shell; progress comes back as ``JobProgress`` events with the same ``job``.
+
+    - ``firmware_download`` {"url", "retries", "retry_interval_s", "signing_certificate" (PEM or None),
+      "signature" (base64 or None)}: statuses Downloading, Downloaded (or DownloadFailed), then, when
+      signed, SignatureVerified (or InvalidSignature / InvalidCertificate)
+    - ``firmware_install`` {}: statuses Installing, then InstallRebooting (the integrator's hook ran and
+      asks for a restart) or Installed, or InstallationFailed
+    - ``log_upload`` {"url", "kind" ("diagnostics" | "security"), "since", "until" (ISO or None),
+      "retries", "retry_interval_s", "file_name"}: Uploading, then Uploaded or UploadFailed /
+      PermissionDenied / BadMessage
+    The ``args`` stay out of ``repr``: a URL may carry credentials."""
+
+    job: str
+    kind: str
+    args: dict[str, object] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelJob:
+    """Stop a running job (a new UpdateFirmware replaces the old one; L01.FR.24)."""
+
+    job: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSecurityEvent:
+    """Append one line to the local security log (1.6 security whitepaper §2.7, 2.0.1 A04.FR.04)."""
+
+    kind: str
+    info: str
+    utc: datetime
+
+
 Action = (
     SendText
     | SetContactor
@@ -130,4 +186,8 @@ Action = (
     | Reboot
     | Log
     | SetSystemClock
+    | PkiCommand
+    | StartJob
+    | CancelJob
+    | RecordSecurityEvent
 )

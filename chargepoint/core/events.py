@@ -130,9 +130,30 @@ class ExternalLimitChanged:
     limit_a: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class PkiResult:
+    """The answer to a ``PkiCommand``: ``ok`` with ``result``, or not with ``result["reason"]``."""
+
+    ref: str
+    op: str
+    ok: bool
+    result: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """A ``StartJob`` moved on: ``status`` as listed there; ``detail`` says why for the failures."""
+
+    job: str
+    status: str
+    detail: str = ""
+
+
 Event = (
     PilotChanged
     | ExternalLimitChanged
+    | PkiResult
+    | JobProgress
     | TokenPresented
     | MeterSampled
     | MeterReadFailed

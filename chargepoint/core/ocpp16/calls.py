@@ -27,7 +27,7 @@ from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import IdInfo, ListUpdateStatus
 from chargepoint.core.domain.evse import Evse, Reservation
 from chargepoint.core.domain.settings import SetResult
-from chargepoint.core.ocpp16 import smart
+from chargepoint.core.ocpp16 import firmware, security, smart
 from chargepoint.core.ocpp16 import transactions as tx
 from chargepoint.core.ocpp16.config_keys import get_configuration
 from chargepoint.core.rpc.endpoint import CallRefused, JsonObject
@@ -115,6 +115,7 @@ def change_configuration(st: Station16, p: JsonObject, now: Now, _: str) -> Json
 
 
 def _apply_setting(st: Station16, key: str, now: Now) -> None:
+    st.side(security.on_setting_changed(st, key, now))
     if key == "WebSocketPingInterval":
         st.side([st.connection_settings()])  # used from the next connection on
     elif key == "AuthorizationKey":
@@ -191,6 +192,7 @@ def reset(st: Station16, p: JsonObject, now: Now, _: str) -> JsonObject:
     """§5.14: stop every transaction (reason SoftReset / HardReset), then restart."""
     kind = RebootKind.HARD if p.get("type") == "Hard" else RebootKind.SOFT
     reason = "HardReset" if kind is RebootKind.HARD else "SoftReset"
+    st.side(security.on_reset(st, kind.value, now))
     for evse in st.evses.values():
         st.side(tx.stop_tx(st, evse, reason, now))
     st.reboot_pending = kind.value
@@ -340,6 +342,11 @@ def trigger_message(st: Station16, p: JsonObject, now: Now, _: str) -> JsonObjec
     evses = [st.evses[connector]] if isinstance(connector, int) and connector in st.evses else list(
         st.evses.values()
     )
+    for module in (firmware, security):
+        own = module.trigger(st, str(what), now)
+        if own is not None:
+            st.side(own)
+            return {"status": "Accepted"}
     if what == "BootNotification":
         st.side(st.send_boot(now, triggered=True))
     elif what == "Heartbeat":
@@ -383,4 +390,6 @@ HANDLERS: dict[str, Handler] = {
     "ClearChargingProfile": smart.clear_charging_profile,
     "GetCompositeSchedule": smart.get_composite_schedule,
 }
-
+# Issue 7's messages live in their own modules; their handlers join the table here.
+HANDLERS.update(security.HANDLERS)
+HANDLERS.update(firmware.HANDLERS)

@@ -36,10 +36,12 @@ from chargepoint.core.events import (
     ExternalLimitChanged,
     FaultCleared,
     FaultRaised,
+    JobProgress,
     LockResult,
     MeterReadFailed,
     MeterSampled,
     PilotChanged,
+    PkiResult,
     Restored,
     SystemClockSet,
     TextReceived,
@@ -47,7 +49,7 @@ from chargepoint.core.events import (
     TransportClosed,
     TransportOpened,
 )
-from chargepoint.core.ocpp16 import calls, transactions
+from chargepoint.core.ocpp16 import calls, firmware, security, transactions
 from chargepoint.core.ocpp16.status import connector_status, station_status
 from chargepoint.core.rpc.endpoint import DEFERRED, Deferred, Endpoint, JsonObject, Outgoing
 from chargepoint.core.rpc.framing import Call, CallError, Dialect
@@ -100,6 +102,7 @@ class Station16:
         self.reboot_pending: str | None = None
         self._side: list[Action] = []
         self.smart = SmartCharging(info, self.transaction_id)
+        self.registered = False  # this boot's BootNotification was Accepted
 
     # -- the core's three entry points -------------------------------------------------------------
 
@@ -125,6 +128,7 @@ class Station16:
         self._side = []
         actions += charging.rebalance(self, now)
         actions += self.sync_status(now)
+        actions += firmware.when_idle(self, now)
         actions += self._side
         self._side = []
         return actions
@@ -218,17 +222,23 @@ class Station16:
             case TransportOpened():
                 return self._on_open(now)
             case TransportClosed(reason):
-                return [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now)]
+                return [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now),
+                        *security.on_connection_failed(self, reason, now)]
             case Restored(records):
                 return self._restore(records, now)
             case SystemClockSet(shift_s):
                 # The board clock now carries (part of) the offset: keep station time where it was.
                 self.offset -= timedelta(seconds=shift_s)
-                return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)")]
+                return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)"),
+                        *security.on_clock_set(self, shift_s, now)]
             case ExternalLimitChanged(evse_id, limit_a):
                 # 1.6 has no external-constraint profile: the limit governs, the CSMS sees it only in the
                 # composite schedule.
                 return self.smart.set_external(evse_id, limit_a, "EMS") if evse_id in self.evses else []
+            case PkiResult():
+                return security.on_pki_result(self, event, now)
+            case JobProgress():
+                return firmware.on_progress(self, event, now)
         return []  # pragma: no cover - the match is exhaustive over Event
 
     def _restore(self, records: tuple[object, ...], now: Now) -> list[Action]:
@@ -267,6 +277,8 @@ class Station16:
             actions += [SetPilotCurrent(evse.evse_id, 0.0), SetEvseEnabled(evse.evse_id, enabled)]
         actions.append(self.connection_settings())
         actions += restored
+        actions += security.restore(self, rows, now)
+        actions += firmware.restore(self, rows, now)
         actions += transactions.restore_sessions(self, rows.get("session", []), now)
         self.timers.set("lasttime", now.monotonic + 60)
         return actions
@@ -408,6 +420,10 @@ class Station16:
             if interval_s:
                 actions += self.settings.set("HeartbeatInterval", interval_s)
             self.arm_heartbeat(now)
+            if not self.registered:
+                self.registered = True
+                actions += security.on_registered(self, now)
+                actions += firmware.on_registered(self, now)
             self.timers.set("aligned", charging.next_aligned(self, now))
             self.reported.clear()
         else:
@@ -488,6 +504,10 @@ class Station16:
             return calls.reboot_now(self)
         if name == "smart":
             return []  # a period boundary: _finish re-applies the limits
+        if name.startswith("sec."):
+            return security.on_timer(self, name, now)
+        if name.startswith(("fw.", "log.")):
+            return firmware.on_timer(self, name, now)
         return transactions.on_timer(self, name, now)
 
     # -- read-only view for `chargepoint sim status` / `chargepoint status` ----------------------

@@ -26,7 +26,7 @@ from chargepoint.core.clock import Now, parse_timestamp
 from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import IdInfo, ListUpdateStatus
 from chargepoint.core.domain.evse import Evse, Reservation
-from chargepoint.core.ocpp201 import smart
+from chargepoint.core.ocpp201 import firmware, security, smart
 from chargepoint.core.ocpp201 import transactions as tx
 from chargepoint.core.ocpp201.device_model import paginate
 from chargepoint.core.rpc.endpoint import CallRefused, JsonObject
@@ -101,6 +101,7 @@ def set_variables(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject
 
 
 def _apply_setting(st: Station201, name: str, now: Now) -> None:
+    st.side(security.on_setting_changed(st, name, now))
     if name == "WebSocketPingInterval" or name.startswith("OCPPCommCtrlr.RetryBackOff"):
         st.side([st.connection_settings()])
     elif name == "AuthorizationKey":
@@ -189,6 +190,7 @@ def reset(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObject:
     (Scheduled). With an evseId only that EVSE is reset."""
     kind = p.get("type")
     target = p.get("evseId")
+    st.side(security.on_reset(st, str(kind), now))
     if isinstance(target, int):
         evse = st.evses.get(target)
         if evse is None:
@@ -384,6 +386,11 @@ def trigger_message(st: Station201, p: JsonObject, now: Now, _: str) -> JsonObje
     if "evse" in p and evse is None:
         return {"status": "Rejected"}
     evses = [evse] if evse is not None else list(st.evses.values())
+    for module in (firmware, security):
+        own = module.trigger(st, str(what), now)
+        if own is not None:
+            st.side(own)
+            return {"status": "Accepted"}
     if what == "BootNotification":
         if st.boot_status == "Accepted":
             return {"status": "Rejected"}  # F06.FR.17: not after it was accepted
@@ -570,3 +577,6 @@ HANDLERS: dict[str, Handler] = {
     "GetChargingProfiles": smart.get_charging_profiles,
     "GetCompositeSchedule": smart.get_composite_schedule,
 }
+# Issue 7's messages live in their own modules; their handlers join the table here.
+HANDLERS.update(security.HANDLERS)
+HANDLERS.update(firmware.HANDLERS)

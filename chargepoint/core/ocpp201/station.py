@@ -30,10 +30,12 @@ from chargepoint.core.events import (
     ExternalLimitChanged,
     FaultCleared,
     FaultRaised,
+    JobProgress,
     LockResult,
     MeterReadFailed,
     MeterSampled,
     PilotChanged,
+    PkiResult,
     Restored,
     SystemClockSet,
     TextReceived,
@@ -41,7 +43,7 @@ from chargepoint.core.events import (
     TransportClosed,
     TransportOpened,
 )
-from chargepoint.core.ocpp201 import calls, smart, transactions
+from chargepoint.core.ocpp201 import calls, firmware, security, smart, transactions
 from chargepoint.core.ocpp201.device_model import DeviceModel
 from chargepoint.core.ocpp201.variables import VariableRef, evse_layout, extra_specs
 from chargepoint.core.ocpp201.variables import station_overrides as model_overrides
@@ -149,6 +151,7 @@ class Station201:
         self.last_timestamp: str | None = None  # station time of the call being handled (ClockCtrlr.DateTime)
         self._side: list[Action] = []
         self.smart = SmartCharging(info, self.transaction_id)
+        self.registered = False  # this boot's BootNotification was Accepted
 
     # -- the core's entry points ---------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Station201:
         actions += charging.rebalance(self, now)
         actions += self.sync_status(now)
         actions += calls.reset_when_idle(self, now)
+        actions += firmware.when_idle(self, now)
         actions += self._side
         self._side = []
         return actions
@@ -279,15 +283,21 @@ class Station201:
                 was_open = self.endpoint.connected
                 if was_open:
                     self.offline_since = now.monotonic
-                actions: list[Action] = [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now)]
+                actions: list[Action] = [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now),
+                                         *security.on_connection_failed(self, reason, now)]
                 return actions if was_open else actions + self._next_profile_if_failing()
             case Restored(records):
                 return self._restore(records, now)
             case SystemClockSet(shift_s):
                 self.offset -= timedelta(seconds=shift_s)
-                return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)")]
+                return [Log(logging.INFO, f"board clock set from the CSMS time ({shift_s:+.1f} s)"),
+                        *security.on_clock_set(self, shift_s, now)]
             case ExternalLimitChanged(evse_id, limit_a):
                 return smart.external_limit(self, evse_id, limit_a, now) if evse_id in self.evses else []
+            case PkiResult():
+                return security.on_pki_result(self, event, now)
+            case JobProgress():
+                return firmware.on_progress(self, event, now)
         return []  # pragma: no cover - the match is exhaustive over Event
 
     def _on_sample(self, evse_id: int, sample: object, now: Now) -> list[Action]:
@@ -343,6 +353,8 @@ class Station201:
                 actions.append(SetEvseEnabled(evse.evse_id, False))
         actions.append(self.connection_settings())
         actions += restored
+        actions += security.restore(self, rows, now)
+        actions += firmware.restore(self, rows, now)
         actions += transactions.restore(self, rows.get(transactions.KIND, []), now)
         self.timers.set("lasttime", now.monotonic + 60)
         return actions
@@ -535,6 +547,10 @@ class Station201:
             if interval_s:
                 actions += self.settings.set("HeartbeatInterval", interval_s)
             self.arm_heartbeat(now)
+            if not self.registered:
+                self.registered = True
+                actions += security.on_registered(self, now)
+                actions += firmware.on_registered(self, now)
             charging.arm_aligned(self, now)
             self.reported.clear()
         else:
@@ -632,6 +648,10 @@ class Station201:
             return calls.reboot_now(self)
         if name == "smart":
             return []  # a period boundary: _finish re-applies the limits
+        if name.startswith("sec."):
+            return security.on_timer(self, name, now)
+        if name.startswith(("fw.", "log.")):
+            return firmware.on_timer(self, name, now)
         return transactions.on_timer(self, name, now)
 
     # -- read-only view for `chargepoint status` -------------------------------------------------------
