@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from chargepoint.core.actions import SetContactor, SetPilotCurrent
-from chargepoint.core.events import ContactorChanged, ExternalLimitChanged
+from chargepoint.core.events import ContactorChanged, ExternalLimitChanged, FaultCleared, FaultRaised
+from hal.types import FaultCode
 from tests.core.harness import Driver, Driver201
 
 Json = dict[str, Any]
@@ -349,3 +350,17 @@ def test_16_same_purpose_and_level_replaces() -> None:
     assert second["status"] == "Accepted"
     assert ("charging_profile", "1") not in d.store and ("charging_profile", "2") in d.store
     assert composite(d, 1, 60)["chargingSchedulePeriod"][0]["limit"] == 10.0
+
+
+@VERSIONS
+def test_the_limit_is_sent_again_when_the_controller_comes_back(version: str) -> None:
+    """An EVSE controller that was lost (reported as an InternalError fault by the shell) gets the limit in
+    force again as soon as it is back: nothing assumes it kept the old PWM."""
+    d = connected(version)
+    set_profile(d, 0, tx_default(version, 1, [(0, 13.0)]))
+    charge(d)
+    assert offers(d)[-1] == 13.0
+    d.feed(FaultRaised(1, FaultCode.INTERNAL_ERROR, "controller not answering"))
+    assert offers(d)[-1] == 0.0
+    d.feed(FaultCleared(1, FaultCode.INTERNAL_ERROR))
+    assert offers(d)[-1] == 13.0
