@@ -96,6 +96,23 @@ def test_a_cached_card_authorises_offline_with_local_authorize_offline(local_off
     assert_schema_valid(d)
 
 
+@pytest.mark.parametrize("age_s", [100, 4000])
+def test_a_cache_entry_older_than_its_lifetime_is_not_used(age_s: int) -> None:
+    """C10 AuthCacheCtrlr.LifeTime: a cached answer older than the lifetime no longer authorises offline;
+    a younger one does. The time the answer came is kept on disk."""
+    d = Driver201()
+    d.connect()
+    configure(d, AuthCtrlr_LocalAuthorizeOffline="true", AuthCacheCtrlr_LifeTime="3600")
+    cache_card(d, "CARD1")
+    assert "cachedAt" in d.store[("auth_cache", "CARD1")]
+    d.disconnect()
+    d = Driver201(store=d.store, start=d.now.later(age_s))  # a restart on the way: the age survives
+    d.meter()
+    d.pilot("B")
+    d.tap("CARD1")
+    assert offered(d) == (32.0 if age_s < 3600 else 0.0)
+
+
 def test_clear_cache_empties_the_cache() -> None:
     d = Driver201()
     d.connect()

@@ -709,12 +709,13 @@ def test_data_transfer_is_answered_unknown_vendor_id() -> None:
 
 
 NOT_BUILT: list[tuple[str, dict[str, Any]]] = [
-    ("InstallCertificate", {"certificateType": "CSMSRootCertificate",
-                            "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"}),
     ("SetDisplayMessage", {"message": {"id": 1, "priority": "NormalCycle",
                                        "message": {"format": "UTF8", "content": "hello"}}}),
     ("CostUpdated", {"totalCost": 1.5, "transactionId": "tx-1"}),
-    ("GetLog", {"logType": "DiagnosticsLog", "requestId": 1, "log": {"remoteLocation": "https://x.example/"}}),
+    ("SetVariableMonitoring", {"setMonitoringData": [{"value": 1.0, "type": "Delta", "severity": 5,
+                                                      "component": {"name": "EVSE"},
+                                                      "variable": {"name": "Power"}}]}),
+    ("CustomerInformation", {"requestId": 1, "report": True, "clear": False}),
 ]
 
 

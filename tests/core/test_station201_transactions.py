@@ -396,6 +396,31 @@ def test_without_stop_tx_on_invalid_id_the_energy_is_suspended() -> None:
     assert_schema_valid(d)
 
 
+def test_max_energy_on_invalid_id_lets_that_much_through_then_suspends() -> None:
+    """E05 TxCtrlr.MaxEnergyOnInvalidId: with StopTxOnInvalidId false, an id the CSMS declares invalid
+    may still draw that many Wh of the transaction; then the energy stops."""
+    d = Driver201()
+    d.connect()
+    configure(d, TxCtrlr_StopTxOnInvalidId="false", TxCtrlr_MaxEnergyOnInvalidId="500")
+    d.meter(energy_wh=1000.0)
+    d.pilot("B")
+    d.tap("CARD1")
+    d.serve(TransactionEvent={"idTokenInfo": {"status": "Invalid"}})
+    d.pilot("C")
+    d.serve()
+    pwm = [a for a in d.actions if isinstance(a, SetPilotCurrent)]
+    assert pwm[-1] == SetPilotCurrent(1, 32.0) and SetContactor(1, True) in d.actions
+    d.meter(energy_wh=1400.0)
+    assert [a for a in d.actions if isinstance(a, SetPilotCurrent)][-1] == SetPilotCurrent(1, 32.0)
+    d.meter(energy_wh=1500.0)
+    assert [a for a in d.actions if isinstance(a, SetPilotCurrent)][-1] == SetPilotCurrent(1, 0.0)
+    assert d.actions.index(SetContactor(1, False)) > len(pwm)
+    d.serve()
+    assert d.events("Ended") == []
+    assert d.events()[-1]["transactionInfo"]["chargingState"] == "SuspendedEVSE"
+    assert_schema_valid(d)
+
+
 # -- offline (E04, E13) ----------------------------------------------------------------------------------
 
 

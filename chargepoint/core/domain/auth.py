@@ -72,38 +72,57 @@ class IdInfo:
 
 
 class AuthorizationCache:
-    """Id tokens the CSMS answered for recently (1.6 §3.5.2 / 2.0.1 C10)."""
+    """Id tokens the CSMS answered for recently (1.6 §3.5.2 / 2.0.1 C10), with when each was answered so
+    an entry older than AuthCacheCtrlr.LifeTime is not used (2.0.1 C10)."""
 
     def __init__(self) -> None:
         self._entries: dict[str, IdInfo] = {}
+        self._at: dict[str, datetime] = {}
 
     def restore(self, rows: list[tuple[str, object]]) -> None:
         for key, value in rows:
             info = IdInfo.from_record(value)
             if info is not None:
                 self._entries[key] = info
+                at = value.get("cachedAt") if isinstance(value, dict) else None
+                moment = parse_timestamp(at) if isinstance(at, str) else None
+                if moment is not None:
+                    self._at[key] = moment
 
-    def get(self, token: str) -> IdInfo | None:
-        return self._entries.get(token)
+    def get(self, token: str, now: datetime | None = None, lifetime_s: int = 0) -> IdInfo | None:
+        """The cached answer, unless it is older than ``lifetime_s`` (0: no limit) at ``now``."""
+        info = self._entries.get(token)
+        at = self._at.get(token)
+        if info is not None and lifetime_s > 0 and now is not None and at is not None \
+                and (now - at).total_seconds() > lifetime_s:
+            return None
+        return info
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def update(self, token: str, info: IdInfo) -> list[Action]:
-        """Store the latest answer for ``token``, evicting the oldest entry when full."""
+    def update(self, token: str, info: IdInfo, at: datetime | None = None) -> list[Action]:
+        """Store the latest answer for ``token`` (answered ``at``), evicting the oldest entry when full."""
         actions: list[Action] = []
         self._entries.pop(token, None)
+        self._at.pop(token, None)
         if len(self._entries) >= CACHE_LIMIT:
             oldest = next(iter(self._entries))
             del self._entries[oldest]
+            self._at.pop(oldest, None)
             actions.append(Forget(CACHE, oldest))
         self._entries[token] = info
-        actions.append(Persist(CACHE, token, info.to_record()))
+        record = info.to_record()
+        if at is not None:
+            self._at[token] = at
+            record["cachedAt"] = format_timestamp(at)
+        actions.append(Persist(CACHE, token, record))
         return actions
 
     def clear(self) -> list[Action]:
         actions: list[Action] = [Forget(CACHE, token) for token in self._entries]
         self._entries.clear()
+        self._at.clear()
         return actions
 
 

@@ -28,6 +28,7 @@ from chargepoint.core.rpc.endpoint import Endpoint
 from chargepoint.core.timers import Timers
 from hal.types import PilotState
 
+CACHE_LIFETIME = "AuthCacheCtrlr.LifeTime"  # seconds; a 2.0.1 device-model variable only
 NO_EVSE = -1  # an Authorize asked only about a group: no EVSE was free for a new session
 
 
@@ -85,14 +86,16 @@ def mask(token: str) -> str:
     return token[:4] + "…" if len(token) > 4 else "…"
 
 
-def local_info(st: Host, token: str) -> IdInfo | None:
-    """What the station knows locally: the Local Authorization List first, then the cache (§3.5.3)."""
+def local_info(st: Host, token: str, now: Now | None = None) -> IdInfo | None:
+    """What the station knows locally: the Local Authorization List first, then the cache (§3.5.3);
+    a cache entry older than AuthCacheCtrlr.LifeTime (2.0.1 C10; 1.6 has no lifetime) is not used."""
     if st.settings.bool("LocalAuthListEnabled"):
         info = st.local_list.get(token)
         if info is not None:
             return info
     if st.settings.bool("AuthorizationCacheEnabled"):
-        return st.cache.get(token)
+        lifetime = st.settings.int(CACHE_LIFETIME) if st.settings.spec(CACHE_LIFETIME) else 0
+        return st.cache.get(token, st.time(now) if now is not None else None, lifetime)
     return None
 
 
@@ -102,7 +105,7 @@ def online(st: Host) -> bool:
 
 def on_token(st: Host, token: str, now: Now) -> list[Action]:
     """A card was presented: stop the transaction it started, or begin authorising a new one."""
-    info = local_info(st, token)
+    info = local_info(st, token, now)
     for evse in st.evses.values():
         session = evse.session
         if session is None or session.ended:
@@ -145,7 +148,7 @@ def authorize_answered(st: Host, token: str, evse_id: int, info: IdInfo | None, 
                        stop_for: int | None = None) -> list[Action]:
     """The CSMS's answer to an Authorize: cached; accepted → the session (or, for a card asked about a
     group's transaction, the stop when it is of that group)."""
-    cached = remember(st, token, info)
+    cached = remember(st, token, info, now)
     if info is None or info.effective(st.time(now)) is not AuthStatus.ACCEPTED:
         status = info.status.value if info else "Invalid"
         return [*cached, Log(logging.INFO, f"token {mask(token)} refused: {status}")]
@@ -188,7 +191,7 @@ def usable_for(st: Host, evse: Evse, token: str, parent: str | None) -> bool:
 
 
 def authorize(st: Host, token: str, evse_id: int, now: Now, remote: bool = False) -> list[Action]:
-    info = local_info(st, token)
+    info = local_info(st, token, now)
     if online(st):
         # 1.6 §9.1 LocalPreAuthorize: start at once for a locally valid id, without Authorize.
         pre = st.settings.bool("LocalPreAuthorize") and info is not None
@@ -201,7 +204,7 @@ def authorize(st: Host, token: str, evse_id: int, now: Now, remote: bool = False
 def decide_offline(st: Host, token: str, evse_id: int, now: Now) -> list[Action]:
     """1.6 §3.5.1: offline, a locally valid id may start (LocalAuthorizeOffline), an unknown one only
     with AllowOfflineTxForUnknownId; an id known as invalid never."""
-    info = local_info(st, token)
+    info = local_info(st, token, now)
     if info is not None:
         valid = info.effective(st.time(now)) is AuthStatus.ACCEPTED
         if valid and st.settings.bool("LocalAuthorizeOffline"):
@@ -212,14 +215,14 @@ def decide_offline(st: Host, token: str, evse_id: int, now: Now) -> list[Action]
     return [Log(logging.INFO, f"token {mask(token)} unknown and offline: refused")]
 
 
-def remember(st: Host, token: str, info: IdInfo | None) -> list[Action]:
+def remember(st: Host, token: str, info: IdInfo | None, now: Now | None = None) -> list[Action]:
     """1.6 §3.5.2: every IdTagInfo the CSMS sends updates the cache, unless it is disabled or the id is
     on the local list (the list has priority and is managed by the CSMS)."""
     if info is None or not st.settings.bool("AuthorizationCacheEnabled"):
         return []
     if st.settings.bool("LocalAuthListEnabled") and st.local_list.get(token) is not None:
         return []
-    return st.cache.update(token, info)
+    return st.cache.update(token, info, st.time(now) if now is not None else None)
 
 
 def authorized(
@@ -349,6 +352,15 @@ def _energize(st: Host, evse: Evse, offered: float) -> list[Action]:
         evse.contactor_command = True
         actions.append(SetContactor(evse.evse_id, True))
     return actions
+
+
+def deauthorize(st: Host, evse: Evse, session: Session) -> list[Action]:
+    """The CSMS declared the transaction's id invalid and StopTransactionOnInvalidId is false: suspend it,
+    after at most MaxEnergyOnInvalidId Wh of the transaction (1.6 §9.1, 2.0.1 E05.FR.03)."""
+    session.authorized = False
+    limit = st.settings.int("MaxEnergyOnInvalidId")
+    session.energy_cap_wh = session.start_energy_wh + limit if limit > 0 else None
+    return apply_energy(st, evse)
 
 
 def rebalance(st: Host, now: Now) -> list[Action]:

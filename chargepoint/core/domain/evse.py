@@ -56,6 +56,7 @@ class Session:
     csms_id: int | None = None
     reservation_id: int | None = None
     authorized: bool = True  # False once the CSMS declared the id invalid (suspended, 1.6 §5.16 note)
+    energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId: the register value where an invalid id stops
     ended: bool = False
     begin_values: list[dict[str, object]] = field(default_factory=list)
 

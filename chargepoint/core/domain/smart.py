@@ -45,7 +45,10 @@ SETTLE = timedelta(seconds=5)  # IEC 61851-1: the EV follows a new PWM offer wit
 def may_charge(evse: Evse) -> bool:
     """Power may flow: a transaction runs for an authorised id and the EVSE is fault-free."""
     tx = evse.transaction
-    return tx is not None and tx.authorized and not evse.faults
+    if tx is None or evse.faults:
+        return False
+    # 1.6 §9.1 / 2.0.1 E05: an id the CSMS declared invalid may still draw MaxEnergyOnInvalidId.
+    return tx.authorized or (tx.energy_cap_wh is not None and evse.energy_wh < tx.energy_cap_wh)
 
 
 class SmartCharging:

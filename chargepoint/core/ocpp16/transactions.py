@@ -22,6 +22,7 @@ from chargepoint.core.domain.charging import (
     arm_sampling,
     authorize_answered,
     begin_session,
+    deauthorize,
     decide_offline,
     end_session,
     mask,
@@ -202,7 +203,7 @@ def on_result(st: Station16, msg: Outgoing, payload: JsonObject, now: Now) -> li
             done.append(Forget(TXMAP, str(local)))
         id_tag = msg.payload.get("idTag")
         if isinstance(id_tag, str):
-            done += remember(st, id_tag, id_info(payload.get("idTagInfo")))
+            done += remember(st, id_tag, id_info(payload.get("idTagInfo")), now)
         return done
     return []
 
@@ -216,7 +217,7 @@ def _on_started(st: Station16, msg: Outgoing, payload: JsonObject, now: Now) -> 
     id_tag = msg.payload.get("idTag")
     info = id_info(payload.get("idTagInfo"))
     if isinstance(id_tag, str):
-        actions += remember(st, id_tag, info)
+        actions += remember(st, id_tag, info, now)
     for evse in st.evses.values():
         session = evse.transaction
         if session is None or session.local_id != local:
@@ -230,8 +231,7 @@ def _on_started(st: Station16, msg: Outgoing, payload: JsonObject, now: Now) -> 
             if st.settings.bool("StopTransactionOnInvalidId"):
                 actions += stop_tx(st, evse, "DeAuthorized", now)
             else:
-                session.authorized = False
-                actions += apply_energy(st, evse)
+                actions += deauthorize(st, evse, session)
     return actions
 
 

@@ -172,8 +172,8 @@ class Station201:
     def _finish(self, actions: list[Action], now: Now) -> list[Action]:
         actions += self._side
         self._side = []
+        actions += charging.rebalance(self, now)  # first: the charging state reported is the real one
         actions += transactions.sync(self, now)
-        actions += charging.rebalance(self, now)
         actions += self.sync_status(now)
         actions += calls.reset_when_idle(self, now)
         actions += firmware.when_idle(self, now)

@@ -436,7 +436,7 @@ def _on_transaction_answer(st: Station201, msg: Outgoing, payload: JsonObject, n
     if info is None or not isinstance(token, dict) or not isinstance(token.get("idToken"), str):
         return []
     value = str(token["idToken"])
-    actions = charging.remember(st, value, info)
+    actions = charging.remember(st, value, info, now)
     if info.status is AuthStatus.ACCEPTED or msg.payload.get("eventType") == "Ended":
         return actions
     for evse in st.evses.values():
@@ -446,8 +446,7 @@ def _on_transaction_answer(st: Station201, msg: Outgoing, payload: JsonObject, n
         if st.settings.bool("StopTransactionOnInvalidId"):
             actions += session_stopped(st, evse, "DeAuthorized", now, None)
         else:
-            session.authorized = False  # E05.FR.03: suspended, no energy
-            actions += charging.apply_energy(st, evse)
+            actions += charging.deauthorize(st, evse, session)  # E05.FR.03: suspended
     return actions
 
 
