@@ -12,12 +12,16 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from chargepoint.core.events import ExternalLimitChanged
 from chargepoint.core.station import EvseSpec, StationInfo, build_core
 from chargepoint.service.config import Config
 from chargepoint.service.control import ControlServer
 from chargepoint.service.hardware import DeviceConfigError, build_devices
+from chargepoint.service.logs import add_file_log, remove_file_log
+from chargepoint.service.maintenance import LOG_DIR, Maintenance
+from chargepoint.service.pki import KeyType, Pki
 from chargepoint.service.runner import Runner, RunResult, open_store
 from chargepoint.service.systemd import Notifier
 from chargepoint.service.transport import TransportSettings
@@ -51,8 +55,13 @@ def station_info(config: Config) -> StationInfo:
     )
 
 
-def transport_settings(config: Config) -> TransportSettings:
+def transport_settings(config: Config, client_files: tuple[Path, Path] | None = None) -> TransportSettings:
+    """The connection of the config file; ``client_files`` (the certificate the CSMS signed, from the
+    station's PKI) replace the config's client certificate and key with security profile 3."""
     c = config.csms
+    client_cert, client_key = c.client_cert, c.client_key
+    if client_files is not None and c.security_profile == 3:
+        client_cert, client_key = client_files
     return TransportSettings(
         url=c.url,
         station_id=config.station.id,
@@ -60,8 +69,8 @@ def transport_settings(config: Config) -> TransportSettings:
         security_profile=c.security_profile,
         password=c.password,
         ca_file=c.ca_file,
-        client_cert=c.client_cert,
-        client_key=c.client_key,
+        client_cert=client_cert,
+        client_key=client_key,
         ping_interval_s=c.ping_interval_s or None,
     )
 
@@ -143,11 +152,23 @@ def merge_status(core: dict[str, object], devices: dict[str, object]) -> dict[st
     return {**core, "evses": evses}
 
 
+def build_pki(config: Config) -> Pki:
+    """The station's certificate store under ``<storage.dir>/pki`` (blocking: creates folders)."""
+    s = config.station
+    # CSR O= is the CPO's name (A02.FR.13); the core passes the CSMS-set one when it has it.
+    organization = s.organization or s.vendor
+    return Pki(config.storage.dir / "pki", s.id, organization, KeyType(config.security.key_type))
+
+
 async def build_station(config: Config, sim_clock: Callable[[], float] | None = None) -> Station:
     core = build_core(station_info(config), config.station.ocpp_version)  # first: it may refuse the version
     hardware, sim = build_hardware(config, sim_clock)
     store = await open_store(config.storage.dir)
-    runner = Runner(core, store, transport_settings(config), hardware, notifier=Notifier())
+    pki = await asyncio.to_thread(build_pki, config)
+    client_files = await asyncio.to_thread(pki.client_files)
+    maintenance = Maintenance(config.storage.dir, pki, install_hook=config.firmware.install_hook)
+    runner = Runner(core, store, transport_settings(config, client_files), hardware, notifier=Notifier(),
+                    maintenance=maintenance)
     return Station(config, runner, sim)
 
 
@@ -163,6 +184,12 @@ async def serve(config: Config, *, sim_clock: Callable[[], float] | None = None,
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, station.runner.stop)
+    try:
+        # The file a diagnostics upload takes (GetDiagnostics / GetLog); the journal keeps its own copy.
+        file_log: logging.Handler | None = add_file_log(config.storage.dir / LOG_DIR)
+    except OSError as err:
+        log.warning("no log file in %s: %s", config.storage.dir / LOG_DIR, err.strerror or err)
+        file_log = None
     if on_station is not None:
         on_station(station)
     try:
@@ -174,4 +201,6 @@ async def serve(config: Config, *, sim_clock: Callable[[], float] | None = None,
         if control is not None:
             await control.close()
         await station.runner.store.close()
+        if file_log is not None:
+            remove_file_log(file_log)
     return result

@@ -33,6 +33,8 @@ Phases = Literal[1, 3]
 OCPP_VERSIONS: dict[str, OcppVersion] = {"1.6": "1.6", "2.0.1": "2.0.1"}
 HAL_DRIVERS: dict[str, HalDriver] = {"sim": "sim", "hardware": "hardware"}
 PHASES: dict[int, Phases] = {1: 1, 3: 3}
+KeyType = Literal["ec-p256", "rsa-2048"]
+KEY_TYPES: dict[str, KeyType] = {"ec-p256": "ec-p256", "rsa-2048": "rsa-2048"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # IEC 61851-1 Annex A: the pilot PWM can signal 6 A to 80 A.
 MIN_CURRENT_A, MAX_CURRENT_A = 6.0, 80.0
@@ -186,6 +188,25 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """``[security]`` (optional): the station's own key pair (OCPP 1.6 security whitepaper, 2.0.1 A02)."""
+
+    key_type: KeyType = "ec-p256"
+    """The key generated for each certificate signing request: "ec-p256" (default) or "rsa-2048"
+    (2.0.1 A00.FR.502: RSA keys of at least 2048 bits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareConfig:
+    """``[firmware]`` (optional): how a downloaded firmware image is installed (1.6 §5.19, 2.0.1 L01)."""
+
+    install_hook: Path | None = None
+    """An executable run with the image's path as its one argument. Exit 0 and the word "installed"
+    on a line of its output: installed in place; exit 0 otherwise: staged, the station restarts into it;
+    any other exit status: the installation failed. Without it every installation fails."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole file. ``evses`` are sorted by id; ``source`` is the absolute path of the file."""
 
@@ -197,6 +218,8 @@ class Config:
     rfid: tuple[DeviceConfig, ...] = ()
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path = Path()
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
 
 
 def load_config(path: Path) -> Config:
@@ -228,10 +251,11 @@ def check_config(
 ) -> list[Problem]:
     """``load_config`` (raises ``ConfigError``), then what needs this machine; ``[]`` when all is well.
 
-    Checks certificate files, each device node a device names (``port``, GPIO ``chip``, input ``path``:
-    exists, readable and writable by ``user``, default the current user) and the storage directory
-    (writable, or creatable in a writable parent). ``check_devices`` is the hook for driver-specific
-    checks, such as names known to the HAL registry and each driver's options.
+    Checks certificate files, the hooks (present and executable), each device node a device names
+    (``port``, GPIO ``chip``, input ``path``: exists, readable and writable by ``user``, default the
+    current user) and the storage directory (writable, or creatable in a writable parent).
+    ``check_devices`` is the hook for driver-specific checks, such as names known to the HAL registry and
+    each driver's options.
     """
     config = load_config(path)
     csms = config.csms
@@ -240,11 +264,12 @@ def check_config(
                       ("client_key", csms.client_key)):
         if file is not None:
             problems.extend(_check_file(f"csms.{key}", file))
-    hook = config.station.hard_reset_hook
-    if hook is not None:
-        problems.extend(_check_file("station.hard_reset_hook", hook))
-        if hook.is_file() and not os.access(hook, os.X_OK):
-            problems.append(Problem("station.hard_reset_hook", f"{hook}: not executable"))
+    for key, hook in (("station.hard_reset_hook", config.station.hard_reset_hook),
+                      ("firmware.install_hook", config.firmware.install_hook)):
+        if hook is not None:
+            problems.extend(_check_file(key, hook))
+            if hook.is_file() and not os.access(hook, os.X_OK):
+                problems.append(Problem(key, f"{hook}: not executable"))
     access = Access.of(user)
     devices = [d for e in config.evses for d in (e.meter, e.pilot, e.contactor, e.lock) if d]
     for device in [*devices, *config.rfid]:
@@ -395,7 +420,7 @@ def _choice(table: _Table, name: str, value: str | None, choices: Iterable[str])
 
 # --- the sections ---------------------------------------------------------------------------------------
 
-_TOP_LEVEL = ("station", "csms", "storage", "hal", "evse", "rfid", "logging")
+_TOP_LEVEL = ("station", "csms", "storage", "hal", "evse", "rfid", "logging", "security", "firmware")
 
 
 def _parse(doc: _Table, source: Path) -> Config | None:
@@ -421,6 +446,7 @@ def _parse(doc: _Table, source: Path) -> Config | None:
         if level is not None and level.upper() not in LOG_LEVELS:
             log_table.problem("level", f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
         logging = LoggingConfig(level.upper() if level else "INFO")
+    security, firmware = _security(doc), _firmware(doc)
     ident, profile = _raw(doc, "station", "id"), _raw(doc, "csms", "security_profile")
     if isinstance(ident, str) and ":" in ident and profile in (1, 2) and not isinstance(profile, bool):
         # RFC 7617 §2: the Basic-auth user-id (our identity, OCPP 1.6 Security Whitepaper) cannot hold ':'.
@@ -428,7 +454,26 @@ def _parse(doc: _Table, source: Path) -> Config | None:
     if not doc.ok or station is None or csms is None or storage_dir is None or hal is None or evses is None:
         return None
     devices = tuple(d for d in rfid if d is not None)
-    return Config(station, csms, StorageConfig(storage_dir), hal, evses, devices, logging, source)
+    return Config(station, csms, StorageConfig(storage_dir), hal, evses, devices, logging, source,
+                  security, firmware)
+
+
+def _security(doc: _Table) -> SecurityConfig:
+    t = doc.table("security")
+    if t is None:
+        return SecurityConfig()
+    t.check_keys(_fields(SecurityConfig))
+    name = t.text("key_type")
+    _choice(t, "key_type", name, KEY_TYPES)
+    return SecurityConfig(KEY_TYPES.get(name or "", "ec-p256"))
+
+
+def _firmware(doc: _Table) -> FirmwareConfig:
+    t = doc.table("firmware")
+    if t is None:
+        return FirmwareConfig()
+    t.check_keys(_fields(FirmwareConfig))
+    return FirmwareConfig(t.path("install_hook"))
 
 
 def _station(doc: _Table) -> StationConfig | None:

@@ -4,6 +4,13 @@
 the ``ocpp`` library validates every message against the official schemas, and this class also checks what
 the library does not (timestamps in UTC with ``Z`` and at most millisecond precision). Every frame is
 recorded, so a test or the demo can show the exchange.
+
+Security and maintenance (issue 7): given a ``SigningCa``, it answers SignCertificate and, shortly after,
+sends CertificateSigned with the station's CSR signed by that CA (``CsmsPolicy.sign_certificate_status``,
+``certificate_signed_delay_s``); it records SecurityEventNotification (``security_events``), the firmware
+statuses (``firmware_statuses``: FirmwareStatusNotification, SignedFirmwareStatusNotification) and the log
+statuses (``log_statuses``: DiagnosticsStatusNotification, LogStatusNotification), each with its requestId,
+so a system test can assert on them.
 """
 
 from __future__ import annotations
@@ -14,15 +21,19 @@ import contextlib
 import itertools
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
-from ocpp.routing import on
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as OcppChargePoint
-from ocpp.v16 import call_result
+from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -49,6 +60,55 @@ class CsmsPolicy:
     rejected_tokens: set[str] = field(default_factory=set)
     password: str | None = None  # basic auth expected from stations (profiles 1-2)
     answer_delay_s: float = 0.0
+    sign_certificate_status: str = "Accepted"  # the answer to SignCertificate (Rejected without a CA)
+    certificate_signed_delay_s: float | None = 0.05  # then CertificateSigned after this; None: never
+
+
+@dataclass(frozen=True)
+class SigningCa:
+    """The CA a test CSMS signs stations' CSRs with (2.0.1 A02 / A03, the 1.6 security whitepaper's
+    SignCertificate / CertificateSigned). Install ``pem`` on the station as its CentralSystemRootCertificate
+    so that the certificate it signs chains to an installed root."""
+
+    certificate: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    leaf_validity: timedelta = timedelta(days=30)
+
+    @classmethod
+    def generate(cls, name: str = "Test CSMS Root CA", validity: timedelta = timedelta(days=365),
+                 leaf_validity: timedelta = timedelta(days=30)) -> SigningCa:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.now(UTC)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + validity)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        return cls(cert, key, leaf_validity)
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def sign(self, csr_pem: str) -> str:
+        """The certificate chain (leaf, then this CA) for a CSR; the subject is the CSR's, as is."""
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+        if not csr.is_signature_valid:
+            raise ValueError("the CSR's signature does not verify")
+        now = datetime.now(UTC)
+        leaf = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(self.certificate.subject)
+                .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(minutes=1))
+                .not_valid_after(min(now + self.leaf_validity, self.certificate.not_valid_after_utc))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .sign(self.key, hashes.SHA256()))
+        return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii")
+                       for c in (leaf, self.certificate))
 
 
 class _RecordingConnection:
@@ -148,17 +208,49 @@ class StationSession(OcppChargePoint):  # type: ignore[misc]
 
     @on(Action.diagnostics_status_notification)  # type: ignore[untyped-decorator]
     def on_diag(self, status: str) -> Any:
+        self.csms.record_status(self.csms.log_statuses, "DiagnosticsStatusNotification", status, None)
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification)  # type: ignore[untyped-decorator]
     def on_firmware(self, status: str) -> Any:
+        self.csms.record_status(self.csms.firmware_statuses, "FirmwareStatusNotification", status, None)
         return call_result.FirmwareStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)  # type: ignore[untyped-decorator]
+    def on_signed_firmware(self, status: str, request_id: int | None = None) -> Any:
+        self.csms.record_status(self.csms.firmware_statuses, "SignedFirmwareStatusNotification", status,
+                                request_id)
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.log_status_notification)  # type: ignore[untyped-decorator]
+    def on_log(self, status: str, request_id: int | None = None) -> Any:
+        self.csms.record_status(self.csms.log_statuses, "LogStatusNotification", status, request_id)
+        return call_result.LogStatusNotification()
+
+    @on(Action.security_event_notification)  # type: ignore[untyped-decorator]
+    def on_security_event(self, timestamp: str, **kw: Any) -> Any:  # "type" would shadow the builtin
+        self._check_ts("SecurityEventNotification", timestamp)
+        self.csms.record_security_event(kw["type"], timestamp, kw.get("tech_info"))
+        return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate)  # type: ignore[untyped-decorator]
+    def on_sign_certificate(self, csr: str) -> Any:
+        return call_result.SignCertificate(status=self.csms.accept_csr(csr))
+
+    @after(Action.sign_certificate)  # type: ignore[untyped-decorator]
+    def after_sign_certificate(self, csr: str) -> None:
+        async def certificate_signed(chain: str) -> str:
+            result = await self.call(call.CertificateSigned(certificate_chain=chain))
+            return str(result.status)
+
+        self.csms.send_signed(csr, certificate_signed)
 
 
 class Csms:
     """The central system: a websockets server plus the sessions of connected stations."""
 
-    def __init__(self, policy: CsmsPolicy | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, policy: CsmsPolicy | None = None, ssl_context: ssl.SSLContext | None = None,
+                 ca: SigningCa | None = None) -> None:
         self.policy = policy or CsmsPolicy()
         self.ssl_context = ssl_context
         self.frames: list[Frame] = []
@@ -170,6 +262,13 @@ class Csms:
         self.limits: list[tuple[str, dict[str, Any]]] = []  # 2.0.1 (action, payload) of K09/K12/K13 messages
         self.tx_ids = itertools.count(1001)
         self.auth_failures = 0
+        self.ca = ca
+        self.csrs: list[str] = []  # every CSR a station sent (SignCertificate)
+        self.certificates_signed: list[str] = []  # the station's answers to our CertificateSigned
+        self.security_events: list[dict[str, Any]] = []  # {"type", "timestamp", "tech_info"}
+        self.firmware_statuses: list[dict[str, Any]] = []  # {"action", "status", "request_id"}
+        self.log_statuses: list[dict[str, Any]] = []  # {"action", "status", "request_id"}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._changed = asyncio.Event()
         self.port = 0
@@ -188,6 +287,8 @@ class Csms:
         return self.url
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -237,6 +338,45 @@ class Csms:
 
     def _notify(self) -> None:
         self._changed.set()
+
+    # -- security and maintenance (both versions' sessions call these) ---------------------------------
+
+    def record_status(self, into: list[dict[str, Any]], action: str, status: str, request_id: int | None,
+                      ) -> None:
+        into.append({"action": action, "status": status, "request_id": request_id})
+        self._notify()
+
+    def record_security_event(self, kind: str, timestamp: str, tech_info: str | None) -> None:
+        self.security_events.append({"type": kind, "timestamp": timestamp, "tech_info": tech_info})
+        self._notify()
+
+    def accept_csr(self, csr: str) -> str:
+        """The SignCertificate status: the policy's, or Rejected when there is no CA to sign with."""
+        self.csrs.append(csr)
+        self._notify()
+        return self.policy.sign_certificate_status if self.ca is not None else "Rejected"
+
+    def send_signed(self, csr: str, certificate_signed: Callable[[str], Awaitable[str]]) -> None:
+        """After an accepted SignCertificate: sign the CSR and send CertificateSigned after the policy's
+        delay (the station must not get it before its SignCertificate has been answered)."""
+        delay = self.policy.certificate_signed_delay_s
+        if self.ca is None or delay is None or self.policy.sign_certificate_status != "Accepted":
+            return
+        ca = self.ca
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            try:
+                chain = ca.sign(csr)
+            except ValueError as err:
+                self.violations.append(f"SignCertificate: unusable CSR ({err})")
+                return
+            self.certificates_signed.append(await certificate_signed(chain))
+            self._notify()
+
+        task = asyncio.create_task(later(), name="csms-certificate-signed")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
         """Wait until ``predicate()`` holds (checked after every frame)."""

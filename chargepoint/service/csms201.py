@@ -3,15 +3,16 @@
 Built on the ``ocpp`` library's v201 server side, which validates every station message against the
 official 2.0.1 schemas; this class also checks timestamps (UTC, ``Z``, at most milliseconds) and that every
 transaction's seqNo runs 0, 1, 2... without a gap or a repeat, and records each transaction's events.
+Security and maintenance messages are recorded on the ``Csms`` as in 1.6 (see ``csms.py``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint as OcppChargePoint
-from ocpp.v201 import call_result
+from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
 if TYPE_CHECKING:
@@ -112,12 +113,35 @@ class StationSession201(OcppChargePoint):  # type: ignore[misc]
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.firmware_status_notification)  # type: ignore[untyped-decorator]
-    def on_firmware(self, status: str, **_: Any) -> Any:
+    def on_firmware(self, status: str, **kw: Any) -> Any:
+        self.csms.record_status(self.csms.firmware_statuses, "FirmwareStatusNotification", status,
+                                kw.get("request_id"))
         return call_result.FirmwareStatusNotification()
 
     @on(Action.log_status_notification)  # type: ignore[untyped-decorator]
-    def on_log(self, status: str, **_: Any) -> Any:
+    def on_log(self, status: str, **kw: Any) -> Any:
+        self.csms.record_status(self.csms.log_statuses, "LogStatusNotification", status, kw.get("request_id"))
         return call_result.LogStatusNotification()
+
+    @on(Action.security_event_notification)  # type: ignore[untyped-decorator]
+    def on_security_event(self, timestamp: str, **kw: Any) -> Any:  # "type" would shadow the builtin
+        self.csms.check_ts("SecurityEventNotification", timestamp)
+        self.csms.record_security_event(kw["type"], timestamp, kw.get("tech_info"))
+        return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate)  # type: ignore[untyped-decorator]
+    def on_sign_certificate(self, csr: str, **_: Any) -> Any:
+        return call_result.SignCertificate(status=self.csms.accept_csr(csr))
+
+    @after(Action.sign_certificate)  # type: ignore[untyped-decorator]
+    def after_sign_certificate(self, csr: str, **kw: Any) -> None:
+        kind = kw.get("certificate_type") or "ChargingStationCertificate"
+
+        async def certificate_signed(chain: str) -> str:
+            result = await self.call(call.CertificateSigned(certificate_chain=chain, certificate_type=kind))
+            return str(result.status)
+
+        self.csms.send_signed(csr, certificate_signed)
 
     @on(Action.notify_charging_limit)  # type: ignore[untyped-decorator]
     def on_notify_charging_limit(self, charging_limit: dict[str, Any], **kw: Any) -> Any:

@@ -1,16 +1,22 @@
-"""Logging set-up and redaction: journal-friendly lines, and no secret ever in a log line.
+"""Logging set-up and redaction: journal-friendly lines, a rotating log file, no secret ever in a log line.
 
 Under systemd (``JOURNAL_STREAM`` set) each line carries the ``<N>`` syslog priority prefix the journal
-understands; otherwise a plain timestamped format. ``redact`` shortens id tokens and hides keys and
-passwords in OCPP frames before they are logged at DEBUG.
+understands; otherwise a plain timestamped format. ``add_file_log`` also writes every line to
+``<state>/logs/chargepoint.log`` (rotated, a few files of a few MB), each line opening with an ISO 8601 UTC
+timestamp so a diagnostics upload (OCPP 1.6 GetDiagnostics, 2.0.1 GetLog) can cut out a period
+(``logbundle.py``). ``redact`` shortens id tokens and hides keys and passwords in OCPP frames before they
+are logged at DEBUG.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 import re
 import sys
+import time
+from pathlib import Path
 
 _PRIORITY = {
     logging.DEBUG: 7,
@@ -43,6 +49,37 @@ class JournalFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         prefix = _PRIORITY.get(record.levelno, 6)
         return f"<{prefix}>{record.name}: {super().format(record)}"
+
+
+LOG_FILE = "chargepoint.log"
+LOG_FILE_BYTES = 2 * 1024 * 1024
+LOG_FILE_BACKUPS = 3
+
+
+class FileFormatter(logging.Formatter):
+    """``2024-05-01T12:00:00.123Z INFO    name: message``: UTC, ISO 8601, what logbundle filters on."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+def add_file_log(directory: Path, *, max_bytes: int = LOG_FILE_BYTES,
+                 backups: int = LOG_FILE_BACKUPS) -> logging.Handler:
+    """Also log to ``directory/chargepoint.log``, rotated at ``max_bytes`` keeping ``backups`` old files
+    (``.1`` the newest). Returns the handler for ``remove_file_log``. Raises OSError if the folder cannot
+    be made."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+    handler = logging.handlers.RotatingFileHandler(directory / LOG_FILE, maxBytes=max_bytes,
+                                                   backupCount=backups, encoding="utf-8")
+    handler.setFormatter(FileFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def remove_file_log(handler: logging.Handler) -> None:
+    logging.getLogger().removeHandler(handler)
+    handler.close()
 
 
 def setup_logging(level: str = "INFO", *, stream: object = None) -> None:

@@ -19,19 +19,23 @@ from pathlib import Path
 
 from chargepoint.core.actions import (
     Action,
+    CancelJob,
     ConfigureConnection,
     Forget,
     Log,
     Persist,
+    PkiCommand,
     Reboot,
     RebootKind,
     Reconnect,
+    RecordSecurityEvent,
     SendText,
     SetContactor,
     SetEvseEnabled,
     SetLock,
     SetPilotCurrent,
     SetSystemClock,
+    StartJob,
 )
 from chargepoint.core.clock import Now
 from chargepoint.core.events import (
@@ -53,6 +57,7 @@ from chargepoint.core.events import (
 from chargepoint.core.station import Core
 from chargepoint.service.hardware import close_devices
 from chargepoint.service.logs import redact
+from chargepoint.service.maintenance import Maintenance
 from chargepoint.service.persistence import AsyncStore
 from chargepoint.service.systemd import Notifier, watchdog_interval_s
 from chargepoint.service.transport import NotConnected, ProfileViolation, Transport, TransportSettings
@@ -69,6 +74,9 @@ DEVICE_RETRY_S = 5.0
 READER_RECOVERED_S = 2.0
 
 DeviceCommand = SetContactor | SetPilotCurrent | SetEvseEnabled | SetLock
+# Executed in order behind the store writes before them: a firmware install (whose hook may reboot the
+# board) starts only once the state that says "installing" is on disk.
+ORDERED = (SendText, Reconnect, Reboot, PkiCommand, StartJob, CancelJob, RecordSecurityEvent)
 
 
 def wall_now() -> Now:
@@ -115,6 +123,7 @@ class Runner:
         meter_poll_s: float = METER_POLL_S,
         on_ready: Callable[[], None] | None = None,
         notifier: Notifier | None = None,
+        maintenance: Maintenance | None = None,
     ) -> None:
         self.core = core
         self.store = store
@@ -135,6 +144,9 @@ class Runner:
         self._on_ready = on_ready
         self.notifier = notifier or Notifier(address="")
         self._alive = 0.0  # monotonic time of the core loop's last turn (the watchdog's proof of progress)
+        self.maintenance = maintenance
+        if maintenance is not None:
+            maintenance.attach(self.events.put_nowait, self.use_client_certificate)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -177,6 +189,8 @@ class Runner:
             await self._drain_io()
             io.cancel()
             await self.transport.stop()
+            if self.maintenance is not None:
+                await self.maintenance.close()  # jobs stop; the security log is flushed
             await close_devices(self.hardware)  # the contactors open; ports are released
         return self._result
 
@@ -210,7 +224,7 @@ class Runner:
         for action in actions:
             if isinstance(action, Persist | Forget):
                 batch.append(action)
-            elif isinstance(action, SendText | Reconnect | Reboot):
+            elif isinstance(action, ORDERED):
                 self._io.put_nowait((batch, action))
                 batch = []
             elif isinstance(action, SetSystemClock):
@@ -272,6 +286,23 @@ class Runner:
             case Reboot(kind):
                 self._result = RunResult(reboot=kind)
                 self._stop.set()
+            case PkiCommand() | StartJob() | CancelJob() | RecordSecurityEvent():
+                if self.maintenance is not None:
+                    self.maintenance.submit(action)  # returns at once; results come back as events
+                else:
+                    log.warning("%s dropped: this runner has no maintenance executor", type(action).__name__)
+
+    def use_client_certificate(self, cert: Path, key: Path) -> None:
+        """A newly accepted client certificate (CertificateSigned): presented from the next connection
+        on (security profile 3), without a restart."""
+        settings = replace(self.transport_settings, client_cert=cert, client_key=key)
+        try:
+            self.transport.update_settings(settings)
+        except ProfileViolation as err:
+            log.error("client certificate not taken: %s", err)
+            return
+        self.transport_settings = settings
+        log.info("TLS client certificate %s used from the next connection", cert)
 
     def _connection(self, ping_interval_s: float | None, password: str | None) -> TransportSettings:
         settings = self.transport_settings

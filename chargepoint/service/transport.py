@@ -3,6 +3,11 @@
 OCPP-J 1.6 §3 / OCPP 2.0.1 part 4 §3 (connection), the OCPP 1.6 security whitepaper / 2.0.1 A00 (profiles:
 1 basic auth over ws, 2 TLS + basic auth, 3 mutual TLS). A missed pong or a half-open TCP connection shows as
 a closed connection (websockets' keepalive), after which we reconnect with exponential back-off and jitter.
+
+Why a connection failed reaches the core as ``TransportClosed.reason``: it starts with
+``invalid-csms-certificate`` when the CSMS's TLS certificate did not verify (1.6 security whitepaper
+InvalidCentralSystemCertificate, 2.0.1 InvalidCsmsCertificate) and with ``authentication-failed``
+when the CSMS answered the upgrade with HTTP 401 (wrong Basic-auth password or client certificate).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,21 @@ def build_ssl_context(settings: TransportSettings) -> ssl.SSLContext | None:
     if settings.security_profile == 3 and settings.client_cert and settings.client_key:
         context.load_cert_chain(str(settings.client_cert), str(settings.client_key))
     return context
+
+
+INVALID_CSMS_CERTIFICATE = "invalid-csms-certificate"
+AUTHENTICATION_FAILED = "authentication-failed"
+
+
+def failure_reason(err: BaseException) -> str:
+    """The ``TransportClosed`` reason for a failed connection: a fixed prefix for the failures the core
+    turns into security events, then the exception for the log."""
+    text = f"{type(err).__name__}: {err}"
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"{INVALID_CSMS_CERTIFICATE}: {text}"
+    if isinstance(err, InvalidStatus) and err.response.status_code == 401:
+        return f"{AUTHENTICATION_FAILED}: {text}"
+    return text
 
 
 def ocpp_backoff(wait_min_s: float, random_range_s: float, repeat_times: int,
@@ -191,9 +211,9 @@ class Transport:
                     self._handler.on_open(str(ws.subprotocol))
                     reason = await self._receive(ws)
             except (OSError, TimeoutError, TransportError, ConnectionClosed, ssl.SSLError) as err:
-                reason = f"{type(err).__name__}: {err}"
+                reason = failure_reason(err)
             except Exception as err:  # any other handshake failure (e.g. HTTP 401): retry, never crash
-                reason = f"{type(err).__name__}: {err}"
+                reason = failure_reason(err)
             finally:
                 if self._ws is not None:
                     self._ws = None
