@@ -373,7 +373,7 @@ def test_malformed_and_unknown_calls_get_callerrors_and_the_station_goes_on() ->
     d.connect()
     assert d.csms_call("Reset", {"type": "Sideways"})[2] == "PropertyConstraintViolation"
     assert d.csms_call("FlyToMoon", {}, uid="c2")[2] == "NotImplemented"
-    assert d.csms_call("GetDiagnostics", {"location": "ftp://x/"}, uid="c3")[2] == "NotSupported"
+    assert d.csms_call("GetDiagnostics", {"location": 7}, uid="c3")[2] == "TypeConstraintViolation"
     d.feed(TextReceived("not json"))
     d.feed(TextReceived('[2, "c4", "Reset"]'))
     assert d.csms_call("ClearCache", {}, uid="c5") == [3, "c5", {"status": "Accepted"}]

@@ -26,6 +26,8 @@ from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
 from chargepoint.core.domain.evse import Evse, Reservation, Session
 from chargepoint.core.domain.info import StationInfo
+from chargepoint.core.domain.maintenance import Maintenance
+from chargepoint.core.domain.security import SecurityState
 from chargepoint.core.domain.setting_specs import SPECS, station_overrides
 from chargepoint.core.domain.settings import Settings
 from chargepoint.core.domain.smart import ROWS as PROFILE_ROWS
@@ -103,6 +105,8 @@ class Station16:
         self._side: list[Action] = []
         self.smart = SmartCharging(info, self.transaction_id)
         self.registered = False  # this boot's BootNotification was Accepted
+        self.security_state = SecurityState()  # certificates and security events (security.py)
+        self.maintenance = Maintenance()  # firmware and log jobs (firmware.py)
 
     # -- the core's three entry points -------------------------------------------------------------
 
@@ -390,6 +394,8 @@ class Station16:
             return self._on_boot_result(payload, now)
         if msg.action == "Heartbeat":
             return self.sync_clock(payload.get("currentTime"), now)
+        if msg.action == "SignCertificate":
+            return security.on_sign_certificate_answer(self, payload, now)
         return transactions.on_result(self, msg, payload, now)
 
     def on_failure(self, msg: Outgoing, error: CallError | None, now: Now) -> list[Action]:

@@ -43,12 +43,10 @@ UNLOCK_WAIT_S = 5.0
 # Actions of the 2.0.1 specification this station does not build (smart charging, firmware, security,
 # monitoring, display messages, ISO 15118): known, so NotSupported (OCPP 2.0.1 part 4 §4.3).
 NOT_SUPPORTED = frozenset({
-    "CertificateSigned", "ClearDisplayMessage", "ClearVariableMonitoring",
-    "CostUpdated", "CustomerInformation", "DeleteCertificate",
-    "Get15118EVCertificate", "GetCertificateStatus",
-    "GetDisplayMessages", "GetInstalledCertificateIds", "GetLog", "GetMonitoringReport", "InstallCertificate",
+    "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated", "CustomerInformation",
+    "Get15118EVCertificate", "GetCertificateStatus", "GetDisplayMessages", "GetMonitoringReport",
     "PublishFirmware", "SetDisplayMessage", "SetMonitoringBase", "SetMonitoringLevel",
-    "SetVariableMonitoring", "UnpublishFirmware", "UpdateFirmware",
+    "SetVariableMonitoring", "UnpublishFirmware",
 })
 
 
@@ -167,21 +165,22 @@ def set_network_profile(st: Station201, p: JsonObject, now: Now, _: str) -> Json
     slot, data = p.get("configurationSlot"), p.get("connectionData")
     assert isinstance(slot, int) and isinstance(data, dict)
     url = str(data.get("ocppCsmsUrl", ""))
-    security = data.get("securityProfile")
+    level = data.get("securityProfile")
     current = st.settings.int("SecurityProfile")
     ok = (
         str(slot) in ("1", "2", "3")
         and str(slot) != st.slot()
         and data.get("ocppVersion") == "OCPP20"
         and data.get("ocppTransport") == "JSON"
-        and isinstance(security, int) and current <= security <= 3
-        and url.startswith("wss://" if isinstance(security, int) and security >= 2 else ("ws://", "wss://"))
+        and isinstance(level, int) and current <= level <= 3
+        and url.startswith("wss://" if isinstance(level, int) and level >= 2 else ("ws://", "wss://"))
     )
-    if not ok:
+    if not ok or not isinstance(level, int):
         return {"status": "Rejected"}
     st.network_profiles[str(slot)] = data
     st.side([Persist("network_profile", str(slot), data),
-             Log(logging.INFO, f"network profile {slot} stored (security profile {security})")])
+             Log(logging.INFO, f"network profile {slot} stored (security profile {level})")])
+    st.side(security.on_network_profile_stored(st, slot, level, now))
     return {"status": "Accepted"}
 
 

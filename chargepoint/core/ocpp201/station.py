@@ -19,6 +19,8 @@ from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
 from chargepoint.core.domain.evse import Evse, EvsePhase, Reservation
 from chargepoint.core.domain.info import StationInfo
+from chargepoint.core.domain.maintenance import Maintenance
+from chargepoint.core.domain.security import SecurityState
 from chargepoint.core.domain.setting_specs import SPECS
 from chargepoint.core.domain.setting_specs import station_overrides as neutral_overrides
 from chargepoint.core.domain.settings import Settings
@@ -152,6 +154,8 @@ class Station201:
         self._side: list[Action] = []
         self.smart = SmartCharging(info, self.transaction_id)
         self.registered = False  # this boot's BootNotification was Accepted
+        self.security_state = SecurityState()  # certificates and security events (security.py)
+        self.maintenance = Maintenance()  # firmware and log jobs (firmware.py)
 
     # -- the core's entry points ---------------------------------------------------------------------
 
@@ -517,6 +521,8 @@ class Station201:
             return self._on_boot_result(payload, now)
         if msg.action == "Heartbeat":
             return self.sync_clock(payload.get("currentTime"), now)
+        if msg.action == "SignCertificate":
+            return security.on_sign_certificate_answer(self, payload, now)
         return transactions.on_result(self, msg, payload, now)
 
     def on_failure(self, msg: Outgoing, error: CallError | None, now: Now) -> list[Action]:
@@ -625,6 +631,9 @@ class Station201:
             return str(len(self.local_list))
         if ref.name == "Storage" and component.name == "AuthCacheCtrlr":
             return str(len(self.cache) * 64)
+        if ref.name == "CertificateEntries":
+            count = security.certificate_entries(self)
+            return None if count is None else str(count)
         if ref.name == "Entries" and component.name == "SmartChargingCtrlr":
             return str(len(self.smart.store.profiles))
         if ref.name == "Entries":

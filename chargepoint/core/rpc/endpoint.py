@@ -325,6 +325,8 @@ class Endpoint:
         violation = self._schemas.check_call(call.action, call.payload)
         if violation is not None:
             return self.reply_error(call.unique_id, violation.code, violation.description)
+        # JSON has one number type: a schema "integer" may arrive as 2.0. Handlers see it as 2.
+        call = Call(call.unique_id, call.action, _whole_payload(call.payload))
         try:
             answer = self._listener.on_call(call, now)
         except CallRefused as refused:
@@ -366,3 +368,18 @@ class Endpoint:
                 actions += self._listener.on_result(msg, frame.payload, now)
         actions += self.pump(now)
         return actions
+
+
+def _whole_numbers(value: object) -> object:
+    """``value`` with every float that has no fraction turned into an int (checked payloads only)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
+def _whole_payload(payload: JsonObject) -> JsonObject:
+    return {key: _whole_numbers(item) for key, item in payload.items()}
