@@ -632,13 +632,6 @@ def set_variable(d: Driver201, component: str, variable: str, value: str) -> Non
     assert reply[2]["setVariableResult"][0]["attributeStatus"] == "Accepted", reply
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "With TxCtrlr.StopTxOnEVSideDisconnect=false the station never ends the transaction when the cable is "
-    "unplugged, even when TxStopPoint contains EVConnected (the default EVConnected,Authorized) or "
-    "PowerPathClosed: it stays open as SuspendedEV with periodic Updated events. E06.FR.02 / E06.FR.06 "
-    "(OCTT TC_E_14_CS, TC_E_37_CS with StopTxOnEVSideDisconnect=false) require TransactionEvent Ended, "
-    "stoppedReason EVDisconnected, triggerReason EVCommunicationLost; E10's suspension applies only when "
-    "TxStopPoint holds neither (TC_E_26_CS prerequisite)."))
 @pytest.mark.parametrize("stop_point", ["EVConnected,Authorized", "PowerPathClosed"])
 def test_unplugging_ends_the_transaction_at_its_stop_point_whatever_stop_tx_on_ev_side_disconnect(
     stop_point: str
@@ -671,11 +664,6 @@ def restart_with_the_cable_in(d: Driver201) -> Driver201:
     return again
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "After a restart, a transaction cut by the power loss waits for the first meter reading to be ended "
-    "(PowerLoss); if the pilot reports the cable first and TxStartPoint is EVConnected, a second transaction "
-    "begins on the same EVSE while the first is still open (TransactionEvent Started of the new one before "
-    "Ended of the old one). OCPP 2.0.1 part 2 §E: at most one transaction is active on an EVSE."))
 def test_a_transaction_cut_by_a_power_loss_ends_before_a_new_one_begins() -> None:
     d = Driver201()
     d.connect()
@@ -697,11 +685,6 @@ def test_a_transaction_cut_by_a_power_loss_ends_before_a_new_one_begins() -> Non
             running.discard(tx_id)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The tx201 store keeps one row per EVSE: a transaction begun while a power-loss transaction of the same "
-    "EVSE waits to be ended overwrites that one's row (Persist tx201/1), and finish_power_loss then deletes "
-    "the new one's row (Forget tx201/1). After one more restart the new transaction is never ended: its "
-    "TransactionEvent Ended is lost (E06; the outbox promise that no transaction message is lost, E13)."))
 def test_no_transaction_is_lost_across_two_restarts_with_the_cable_in() -> None:
     d = Driver201()
     d.connect()

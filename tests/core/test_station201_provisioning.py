@@ -762,6 +762,7 @@ def test_a_key_changed_in_16_is_in_force_in_201() -> None:
     d = Driver201(dict(old.store))
     d.connect()
     assert read(d, "TxCtrlr", "StopTxOnEVSideDisconnect") == "false"
+    set_variable(d, "TxCtrlr", "TxStopPoint", "Authorized")  # E10: no cable stop point
     charging(d)
     d.pilot("A")  # the EV leaves; with StopTxOnEVSideDisconnect false the transaction goes on
     d.serve()

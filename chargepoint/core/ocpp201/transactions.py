@@ -49,6 +49,7 @@ STOP_TRIGGER = {
     "ImmediateReset": "ResetCommand", "UnlockCommand": "UnlockCommand", "Timeout": "EVConnectTimeout",
 }
 AUTHORIZATION_STOPS = frozenset({"Local", "Remote", "DeAuthorized"})
+CABLE_STOP_POINTS = frozenset({"EVConnected", "ParkingBayOccupancy", "PowerPathClosed"})
 
 # 2.0.1 AuthorizationStatusEnumType onto the domain's statuses (the richer ones mean "not now": Invalid).
 AUTH_STATUS = {"Accepted": AuthStatus.ACCEPTED, "Blocked": AuthStatus.BLOCKED, "Expired": AuthStatus.EXPIRED,
@@ -135,6 +136,9 @@ def begin(st: Station201, evse: Evse, trigger: str, now: Now) -> list[Action]:
     """E01: the first TxStartPoint event happened: a transaction with a new id, TransactionEvent Started."""
     if evse.evse_id in st.txs:
         return []
+    # One transaction per EVSE (E): one cut by a power loss ends before a new one begins, even if the
+    # meter has not answered yet (its end value is then the last one known).
+    ended = finish_power_loss(st, evse.evse_id, now) if evse.evse_id in st.power_loss else []
     st.tx_seq += 1
     tx = Tx(f"{st.info.station_id[-12:]}-{st.boot_count}-{st.tx_seq}", evse.evse_id,
             start_energy_wh=evse.energy_wh)
@@ -150,6 +154,7 @@ def begin(st: Station201, evse: Evse, trigger: str, now: Now) -> list[Action]:
     values = sampled_values(charging.readings_for(st, evse, "SampledDataCtrlr.TxStartedMeasurands"),
                             "Transaction.Begin")
     return [
+        *ended,
         Persist("meta", "tx_seq", st.tx_seq),
         Log(logging.INFO, f"EVSE {evse.evse_id}: transaction {tx.transaction_id} starts ({trigger})"),
         *event(st, tx, "Started", trigger, now, values),
@@ -168,7 +173,12 @@ def on_pilot(st: Station201, evse: Evse, state: PilotState, now: Now) -> list[Ac
             actions += begin(st, evse, "CablePluggedIn", now)
     elif was and not evse.plugged:
         tx = st.txs.get(evse.evse_id)
-        if tx is not None and evse.transaction is None:
+        cable_stops = CABLE_STOP_POINTS & set(points(st, "TxStopPoint"))
+        if tx is not None and evse.transaction is not None and cable_stops:
+            # E06.FR.02/06: a cable stop point ends the transaction at unplugging, whatever
+            # StopTxOnEVSideDisconnect says (E10's suspension is for stop points without the cable).
+            actions += session_stopped(st, evse, "EVDisconnected", now, None)
+        elif tx is not None and evse.transaction is None:
             # The session ended earlier (authorisation stopped) or never started: the cable ends it now.
             reason = tx.pending_stop or "EVDisconnected"
             actions += end(st, evse, tx, reason, "EVCommunicationLost", now, tx.pending_stop_token)
@@ -440,10 +450,17 @@ def _on_transaction_answer(st: Station201, msg: Outgoing, payload: JsonObject, n
     if info.status is AuthStatus.ACCEPTED or msg.payload.get("eventType") == "Ended":
         return actions
     for evse in st.evses.values():
-        session = evse.transaction
-        if session is None or session.id_tag != value:
+        session = evse.session
+        if session is None or session.ended or session.id_tag != value:
             continue
-        if st.settings.bool("StopTransactionOnInvalidId"):
+        tx = st.txs.get(evse.evse_id)
+        if not session.started:
+            # Begun at TxStartPoint Authorized, the cable not in yet: the authorisation is withdrawn.
+            evse.session = None
+            st.timers.cancel(f"conntimeout.{evse.evse_id}")
+            if tx is not None:
+                actions += end(st, evse, tx, "DeAuthorized", "Deauthorized", now)
+        elif st.settings.bool("StopTransactionOnInvalidId"):
             actions += session_stopped(st, evse, "DeAuthorized", now, None)
         else:
             actions += charging.deauthorize(st, evse, session)  # E05.FR.03: suspended
