@@ -19,7 +19,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from chargepoint.core.actions import Log, PkiCommand, Reconnect, RecordSecurityEvent
+from chargepoint.core.actions import ConfigureConnection, Log, PkiCommand, Reconnect, RecordSecurityEvent
 from chargepoint.core.clock import format_timestamp
 from chargepoint.core.events import PkiResult, SystemClockSet, TextReceived, TransportClosed
 from chargepoint.core.ocpp16 import security
@@ -572,3 +572,45 @@ def test_no_key_csr_or_certificate_reaches_a_log_line() -> None:
     d.serve()
     assert_no_secret(d, KEY, "MIIBcsr", "MIIBleaf", "MIIBroot")
     d.assert_wire_valid()
+
+
+# -- security whitepaper §2.4: raising the security profile --------------------------------------------
+
+
+def test_security_profile_only_goes_up_and_is_tried_then_kept() -> None:
+    """§2.4: a lower profile is Rejected; a higher one is tried at once (new endpoint, reconnect) and kept
+    once a connection opens with it, also after a restart."""
+    d = Driver(security_profile=1)
+    d.connect()
+    assert d.csms_call("ChangeConfiguration", {"key": "SecurityProfile", "value": "0"}, uid="lo")[2] == {
+        "status": "Rejected"}
+    before = len(d.actions)
+    assert d.csms_call("ChangeConfiguration", {"key": "SecurityProfile", "value": "2"}, uid="up")[2] == {
+        "status": "Accepted"}
+    tried = d.actions[before:]
+    assert ConfigureConnection(endpoint=("", 2)) in tried and any(isinstance(a, Reconnect) for a in tried)
+    d.disconnect()  # the reconnect we asked for
+    d.connect()  # ... succeeds with profile 2
+    assert d.store[("settings", "SecurityProfile")] == 2
+    again = Driver(store=d.store, security_profile=1)
+    restored = [a for a in again.actions if isinstance(a, ConfigureConnection)]
+    assert restored and restored[-1].endpoint == ("", 2)
+
+
+def test_a_profile_that_cannot_connect_falls_back_and_is_reported() -> None:
+    """§2.4: if the station cannot connect with the new profile it goes back to the old one, and says so
+    (ReconfigurationOfSecurityParameters)."""
+    d = Driver(security_profile=1)
+    d.connect()
+    d.csms_call("ChangeConfiguration", {"key": "SecurityProfile", "value": "3"}, uid="up")
+    d.disconnect()  # our reconnect
+    for _ in range(3):
+        d.disconnect()  # three failed attempts with profile 3
+    fallback = [a for a in d.actions if isinstance(a, ConfigureConnection) and a.endpoint is not None]
+    assert fallback[-1].endpoint == ("", 0)  # the installer's own connection again
+    assert d.store[("settings", "SecurityProfile")] == 1
+    d.connect()
+    events = [c[3] for c in d.calls("SecurityEventNotification")]
+    assert any(e["type"] == "ReconfigurationOfSecurityParameters" and "back to 1" in e.get("techInfo", "")
+               for e in events) or any("back to 1" in a.info for a in d.actions
+                                        if isinstance(a, RecordSecurityEvent))

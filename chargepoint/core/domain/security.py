@@ -111,6 +111,8 @@ class SecurityState:
     certificates: int | None = None  # installed root/CA certificates (CertificateEntries)
     started: bool = False  # StartupOfTheDevice reported for this boot
     failing: str | None = None  # the connection-failure event of the current run of failures
+    profile_trial: tuple[int, int] | None = None  # (old, new) security profile being tried (1.6 §2.4)
+    trial_failures: int = 0  # connection attempts that failed with the new profile
 
 
 def state_of(st: SecurityHost) -> SecurityState:

@@ -101,10 +101,15 @@ def change_configuration(st: Station16, p: JsonObject, now: Now, _: str) -> Json
     """§5.3: Accepted / Rejected / RebootRequired / NotSupported; values validated and persisted."""
     key, value = p.get("key"), p.get("value")
     assert isinstance(key, str) and isinstance(value, str)
+    if key == "SecurityProfile" and not security.may_change_profile(st, value):
+        return {"status": "Rejected"}  # security whitepaper §2.4: never a lower profile
+    old_profile = st.settings.int("SecurityProfile")
     result, persist = st.settings.set_from_wire(key, value)
     st.side(persist)
     if result in (SetResult.ACCEPTED, SetResult.REBOOT_REQUIRED):
         _apply_setting(st, key, now)
+        if key == "SecurityProfile":
+            st.side(security.try_profile(st, old_profile, now))
     return {"status": result.value}
 
 

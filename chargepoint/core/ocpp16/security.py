@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from chargepoint.core.actions import Action, Log, Reconnect
+from chargepoint.core.actions import Action, ConfigureConnection, Log, Reconnect
 from chargepoint.core.clock import Now
 from chargepoint.core.domain import security as sec
 from chargepoint.core.events import PkiResult
@@ -41,6 +41,7 @@ RECONFIGURED = "ReconfigurationOfSecurityParameters"
 INVALID_CSMS_CERTIFICATE = "InvalidCentralSystemCertificate"
 AUTHENTICATION_FAILED = "FailedToAuthenticateAtCentralSystem"
 INVALID_OWN_CERTIFICATE = "InvalidChargePointCertificate"
+TRIAL_ATTEMPTS = 3  # failed connections with a new security profile before falling back (§2.4)
 SECURITY_SETTINGS = frozenset({"SecurityProfile", "AuthorizationKey"})  # §8 "keys or the security profile"
 TRIGGERED: JsonObject = {"triggered": True}
 
@@ -293,7 +294,8 @@ def on_timer(st: Station16, name: str, now: Now) -> list[Action]:
 def on_connection_failed(st: Station16, reason: str, now: Now) -> list[Action]:
     """The transport closed or could not connect; ``reason`` starts with ``invalid-csms-certificate``
     or ``authentication-failed`` when that is why."""
-    return sec.connection_failed(st, reason, INVALID_CSMS_CERTIFICATE, AUTHENTICATION_FAILED, now)
+    return [*sec.connection_failed(st, reason, INVALID_CSMS_CERTIFICATE, AUTHENTICATION_FAILED, now),
+            *_trial_failed(st, reason, now)]
 
 
 def on_setting_changed(st: Station16, key: str, now: Now) -> list[Action]:
@@ -304,6 +306,51 @@ def on_setting_changed(st: Station16, key: str, now: Now) -> list[Action]:
     info = "AuthorizationKey changed" if key == "AuthorizationKey" else (
         f"{key} set to {st.settings.to_wire(key)}")
     return sec.report(st, RECONFIGURED, info, now)
+
+
+def may_change_profile(st: Station16, value: str) -> bool:
+    """Security whitepaper §2.4: the security profile may only go up (and never below the installer's)."""
+    state = sec.state_of(st)
+    current = state.profile_trial[0] if state.profile_trial else st.settings.int("SecurityProfile")
+    return value.isdigit() and int(value) >= max(current, st.info.security_profile)
+
+
+def try_profile(st: Station16, old: int, now: Now) -> list[Action]:
+    """§2.4: connect with the new profile at once; ``on_connected`` keeps it, ``TRIAL_ATTEMPTS`` failed
+    attempts fall back to ``old``."""
+    new = st.settings.int("SecurityProfile")
+    if new == old:
+        return []
+    state = sec.state_of(st)
+    state.profile_trial = (state.profile_trial[0] if state.profile_trial else old, new)
+    state.trial_failures = -1  # the first close is the reconnect we ask for
+    return [ConfigureConnection(endpoint=("", new)), Reconnect(f"security profile {old} -> {new}"),
+            Log(logging.WARNING, f"trying security profile {new} (from {old})")]
+
+
+def on_connected(st: Station16, now: Now) -> list[Action]:
+    """The connection opened: a profile being tried is kept."""
+    state = sec.state_of(st)
+    if state.profile_trial is None:
+        return []
+    old, new = state.profile_trial
+    state.profile_trial = None
+    return [Log(logging.WARNING, f"security profile {new} in use (was {old})")]
+
+
+def _trial_failed(st: Station16, reason: str, now: Now) -> list[Action]:
+    state = sec.state_of(st)
+    if state.profile_trial is None:
+        return []
+    state.trial_failures += 1
+    if state.trial_failures < TRIAL_ATTEMPTS and not reason.startswith("profile-refused"):
+        return []
+    old, new = state.profile_trial
+    state.profile_trial = None
+    back = 0 if old == st.info.security_profile else old  # 0: the installer's own connection
+    return [*st.settings.set("SecurityProfile", old), ConfigureConnection(endpoint=("", back)),
+            *sec.report(st, RECONFIGURED, f"security profile {new} failed to connect ({reason}); "
+                        f"back to {old}", now)]
 
 
 def trigger(st: Station16, what: str, now: Now) -> list[Action] | None:

@@ -347,6 +347,7 @@ class Station16:
         else:
             self.reported.clear()  # replay every status after an outage
         actions += self.endpoint.opened(now)
+        actions += security.on_connected(self, now)
         return actions
 
     def send_boot(self, now: Now, triggered: bool = False) -> list[Action]:
@@ -366,7 +367,11 @@ class Station16:
         """The CSMS-managed connection settings; an AuthorizationKey the CSMS set replaces the installer's
         password (OCPP 1.6 security whitepaper §2.3)."""
         key = self.settings.str("AuthorizationKey")
-        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None)
+        profile = self.settings.int("SecurityProfile")
+        # §2.4: a profile the CSMS raised (and that connected) stays in force after a restart.
+        endpoint = ("", profile) if profile > self.info.security_profile else None
+        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None,
+                                   endpoint=endpoint)
 
     def enqueue(self, action: str, payload: JsonObject, now: Now, *, durable: bool = False,
                 meta: JsonObject | None = None) -> list[Action]:
