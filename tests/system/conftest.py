@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -102,7 +102,7 @@ async def csms() -> AsyncIterator[Csms]:
 
 
 @pytest.fixture
-def station_factory(tmp_path: Path) -> AsyncIterator[object]:
+def station_factory(tmp_path: Path) -> Iterator[Callable[[str], StationProcess]]:
     made: list[StationProcess] = []
 
     def make(url: str) -> StationProcess:
@@ -114,7 +114,7 @@ def station_factory(tmp_path: Path) -> AsyncIterator[object]:
         made.append(station)
         return station
 
-    yield make  # type: ignore[misc]
+    yield make
     for station in made:
         if station.proc is not None and station.proc.poll() is None:
             station.proc.kill()
