@@ -55,9 +55,11 @@ def station_info(config: Config) -> StationInfo:
     )
 
 
-def transport_settings(config: Config, client_files: tuple[Path, Path] | None = None) -> TransportSettings:
+def transport_settings(config: Config, client_files: tuple[Path, Path] | None = None, *,
+                       csms_roots: Path | None = None) -> TransportSettings:
     """The connection of the config file; ``client_files`` (the certificate the CSMS signed, from the
-    station's PKI) replace the config's client certificate and key with security profile 3."""
+    station's PKI) replace the config's client certificate and key with security profile 3; ``csms_roots``
+    (the CSMS roots installed through InstallCertificate) are trusted besides ``csms.ca_file``."""
     c = config.csms
     client_cert, client_key = c.client_cert, c.client_key
     if client_files is not None and c.security_profile == 3:
@@ -72,6 +74,7 @@ def transport_settings(config: Config, client_files: tuple[Path, Path] | None = 
         client_cert=client_cert,
         client_key=client_key,
         ping_interval_s=c.ping_interval_s or None,
+        csms_roots=csms_roots,
     )
 
 
@@ -166,9 +169,11 @@ async def build_station(config: Config, sim_clock: Callable[[], float] | None = 
     store = await open_store(config.storage.dir)
     pki = await asyncio.to_thread(build_pki, config)
     client_files = await asyncio.to_thread(pki.client_files)
-    maintenance = Maintenance(config.storage.dir, pki, install_hook=config.firmware.install_hook)
-    runner = Runner(core, store, transport_settings(config, client_files), hardware, notifier=Notifier(),
-                    maintenance=maintenance)
+    csms_roots = await asyncio.to_thread(pki.ca_bundle)
+    maintenance = Maintenance(config.storage.dir, pki, install_hook=config.firmware.install_hook,
+                              ca_file=config.firmware.ca_file)
+    runner = Runner(core, store, transport_settings(config, client_files, csms_roots=csms_roots), hardware,
+                    notifier=Notifier(), maintenance=maintenance)
     return Station(config, runner, sim)
 
 

@@ -204,6 +204,9 @@ class FirmwareConfig:
     """An executable run with the image's path as its one argument. Exit 0 and the word "installed"
     on a line of its output: installed in place; exit 0 otherwise: staged, the station restarts into it;
     any other exit status: the installation failed. Without it every installation fails."""
+    ca_file: Path | None = None
+    """CA bundle (PEM) that verifies the HTTPS / FTPS servers of firmware downloads and log uploads
+    (GetDiagnostics / GetLog); the system's CA store when absent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,8 @@ def check_config(
                       ("client_key", csms.client_key)):
         if file is not None:
             problems.extend(_check_file(f"csms.{key}", file))
+    if config.firmware.ca_file is not None:
+        problems.extend(_check_file("firmware.ca_file", config.firmware.ca_file))
     for key, hook in (("station.hard_reset_hook", config.station.hard_reset_hook),
                       ("firmware.install_hook", config.firmware.install_hook)):
         if hook is not None:
@@ -473,7 +478,7 @@ def _firmware(doc: _Table) -> FirmwareConfig:
     if t is None:
         return FirmwareConfig()
     t.check_keys(_fields(FirmwareConfig))
-    return FirmwareConfig(t.path("install_hook"))
+    return FirmwareConfig(t.path("install_hook"), t.path("ca_file"))
 
 
 def _station(doc: _Table) -> StationConfig | None:

@@ -10,7 +10,8 @@ sends CertificateSigned with the station's CSR signed by that CA (``CsmsPolicy.s
 ``certificate_signed_delay_s``); it records SecurityEventNotification (``security_events``), the firmware
 statuses (``firmware_statuses``: FirmwareStatusNotification, SignedFirmwareStatusNotification) and the log
 statuses (``log_statuses``: DiagnosticsStatusNotification, LogStatusNotification), each with its requestId,
-so a system test can assert on them.
+and the TLS client certificate of each connection (``peer_certificates``), so a system test can assert on
+them.
 """
 
 from __future__ import annotations
@@ -268,6 +269,9 @@ class Csms:
         self.security_events: list[dict[str, Any]] = []  # {"type", "timestamp", "tech_info"}
         self.firmware_statuses: list[dict[str, Any]] = []  # {"action", "status", "request_id"}
         self.log_statuses: list[dict[str, Any]] = []  # {"action", "status", "request_id"}
+        # (station id, DER of the TLS client certificate or None) of every connection, in order: which
+        # certificate a station presented (security profile 3, A02.FR.08 "used from the next connection").
+        self.peer_certificates: list[tuple[str, bytes | None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._changed = asyncio.Event()
@@ -308,6 +312,9 @@ class Csms:
         path = ws.request.path if ws.request else "/"
         station_id = path.rstrip("/").rsplit("/", 1)[-1]
         connection = _RecordingConnection(ws, station_id, self.frames, self._notify)
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        peer = ssl_object.getpeercert(binary_form=True) if isinstance(ssl_object, ssl.SSLObject) else None
+        self.peer_certificates.append((station_id, peer))
         session: Any
         if ws.subprotocol == "ocpp2.0.1":
             from chargepoint.service.csms201 import StationSession201

@@ -4,8 +4,8 @@ Under systemd (``JOURNAL_STREAM`` set) each line carries the ``<N>`` syslog prio
 understands; otherwise a plain timestamped format. ``add_file_log`` also writes every line to
 ``<state>/logs/chargepoint.log`` (rotated, a few files of a few MB), each line opening with an ISO 8601 UTC
 timestamp so a diagnostics upload (OCPP 1.6 GetDiagnostics, 2.0.1 GetLog) can cut out a period
-(``logbundle.py``). ``redact`` shortens id tokens and hides keys and passwords in OCPP frames before they
-are logged at DEBUG.
+(``logbundle.py``). ``redact`` shortens id tokens and hides keys, passwords and URL credentials in OCPP
+frames before they are logged at DEBUG.
 """
 
 from __future__ import annotations
@@ -35,10 +35,16 @@ _SECRET_RE = re.compile(
     r'|("(?:password|privateKey|authorizationKey|basicAuthPassword)"\s*:\s*")[^"]*"'
 )
 
+# user:password@ in a URL: the locations of UpdateFirmware, GetDiagnostics and GetLog may carry an FTP or
+# HTTP password (1.6 §5.9 / §5.19, 2.0.1 L01 / N01).
+_URL_USERINFO_RE = re.compile(r'([A-Za-z][A-Za-z0-9+.-]*://)[^/?#"\s]*@')
+
 
 def redact(text: str) -> str:
-    """``text`` with id tokens cut to 4 characters and passwords / keys replaced by ``***``."""
+    """``text`` with id tokens cut to 4 characters, passwords / keys replaced by ``***`` and URL credentials
+    by ``***@``."""
     text = _SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + '***"', text)
+    text = _URL_USERINFO_RE.sub(r"\1***@", text)
     text = _NESTED_TOKEN_RE.sub(lambda m: f'"{m.group(1)}":{{"idToken":"{m.group(2)}…"', text)
     return _TOKEN_RE.sub(lambda m: f'"{m.group(1)}":"{m.group(2)}…"', text)
 

@@ -108,7 +108,9 @@ class Maintenance:
 
     ``emit`` receives every ``PkiResult`` / ``JobProgress`` (the runner's ``events.put_nowait``);
     ``use_client_files(cert, key)`` is called once a signed certificate is accepted, so the transport
-    presents it from its next connection (security profile 3). ``clock`` gives the time certificates are
+    presents it from its next connection (security profile 3); ``use_csms_roots(bundle)`` after every
+    root installed or deleted, with the PEM bundle of the installed CSMS roots (None when there is none),
+    so the transport trusts them from its next connection. ``clock`` gives the time certificates are
     checked at. ``ca_file`` verifies HTTPS / FTPS servers (the system store when None).
     """
 
@@ -121,6 +123,7 @@ class Maintenance:
         ca_file: Path | None = None,
         emit: Callable[[Event], None] | None = None,
         use_client_files: Callable[[Path, Path], None] | None = None,
+        use_csms_roots: Callable[[Path | None], None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
         min_free_bytes: int = RESERVE_BYTES,
         transfer_timeout_s: float = TRANSFER_TIMEOUT_S,
@@ -136,6 +139,7 @@ class Maintenance:
         self.install_timeout_s = install_timeout_s
         self._emit = emit
         self._use_client_files = use_client_files
+        self._use_csms_roots = use_csms_roots
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pki_lock = asyncio.Lock()  # one store operation at a time: they rewrite shared files
@@ -160,11 +164,15 @@ class Maintenance:
     # -- public ----------------------------------------------------------------------------------------
 
     def attach(self, emit: Callable[[Event], None],
-               use_client_files: Callable[[Path, Path], None] | None = None) -> None:
-        """Where results go (the runner's event queue) and who switches the TLS client certificate."""
+               use_client_files: Callable[[Path, Path], None] | None = None,
+               use_csms_roots: Callable[[Path | None], None] | None = None) -> None:
+        """Where results go (the runner's event queue), who switches the TLS client certificate and who
+        takes the installed CSMS roots."""
         self._emit = emit
         if use_client_files is not None:
             self._use_client_files = use_client_files
+        if use_csms_roots is not None:
+            self._use_csms_roots = use_csms_roots
 
     @property
     def running_jobs(self) -> list[str]:
@@ -263,6 +271,8 @@ class Maintenance:
         try:
             async with self._pki_lock:
                 result = await asyncio.to_thread(self._pki_operation, command.op, command.args)
+                if command.op in ("install_root", "delete"):
+                    await self._refresh_csms_roots()
         except PkiError as err:
             self._answer(command, False, {"reason": err.reason.value, "detail": err.detail})
             return
@@ -282,6 +292,18 @@ class Maintenance:
                 # stays as it is (the core decides whether to reconnect).
                 self._use_client_files(*files)
         self._answer(command, True, result)
+
+    async def _refresh_csms_roots(self) -> None:
+        """M05 / M04: the TLS connection to the CSMS trusts the installed CSMS roots from the next
+        connection on, and no longer a deleted one (called with the store's lock held)."""
+        if self._use_csms_roots is None:
+            return
+        try:
+            bundle = await asyncio.to_thread(self.pki.ca_bundle)
+        except OSError as err:  # the store changed; only its TLS bundle could not be rewritten
+            log.error("pki: CSMS root bundle not refreshed: %s", err.strerror or err)
+            return
+        self._use_csms_roots(bundle)
 
     def _answer(self, command: PkiCommand, ok: bool, result: dict[str, object]) -> None:
         self._emit_event(PkiResult(command.ref, command.op, ok, result))

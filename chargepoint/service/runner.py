@@ -146,7 +146,7 @@ class Runner:
         self._alive = 0.0  # monotonic time of the core loop's last turn (the watchdog's proof of progress)
         self.maintenance = maintenance
         if maintenance is not None:
-            maintenance.attach(self.events.put_nowait, self.use_client_certificate)
+            maintenance.attach(self.events.put_nowait, self.use_client_certificate, self.use_csms_roots)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -272,13 +272,13 @@ class Runner:
                 if backoff is not None:
                     settings = replace(settings, backoff=backoff)
                 if endpoint is not None:
-                    url, profile = endpoint
-                    settings = replace(settings, url=url or self._installed.url,
-                                       security_profile=profile if url else self._installed.security_profile)
+                    settings = self._endpoint(settings, *endpoint)
                 try:
                     self.transport.update_settings(settings)
                 except ProfileViolation as err:
                     log.error("connection settings refused: %s", err)
+                    if endpoint is not None:  # the core is trying a profile: tell it that one cannot work
+                        self.events.put_nowait(TransportClosed(f"profile-refused: {err}"))
                 else:
                     self.transport_settings = settings
             case Reconnect(reason):
@@ -303,6 +303,33 @@ class Runner:
             return
         self.transport_settings = settings
         log.info("TLS client certificate %s used from the next connection", cert)
+
+    def use_csms_roots(self, bundle: Path | None) -> None:
+        """The CSMS roots installed through InstallCertificate changed (M05 / M04): trusted, besides the
+        config's ``csms.ca_file``, from the next connection on."""
+        settings = replace(self.transport_settings, csms_roots=bundle)
+        try:
+            self.transport.update_settings(settings)
+        except ProfileViolation as err:  # pragma: no cover - the roots take no part in the profile checks
+            log.error("CSMS roots not taken: %s", err)
+            return
+        self.transport_settings = settings
+        self._installed = replace(self._installed, csms_roots=bundle)
+        log.info("CSMS root certificates %s trusted from the next connection", bundle or "(none installed)")
+
+    def _endpoint(self, settings: TransportSettings, url: str, profile: int) -> TransportSettings:
+        """ConfigureConnection.endpoint: a network profile's URL and security profile; ``("", N)`` the
+        installer's URL with security profile N (1.6 security whitepaper §2.4: profiles 2 and 3 need
+        wss); ``("", 0)`` the installer's own connection."""
+        installed = self._installed
+        if url:
+            return replace(settings, url=url, security_profile=profile)
+        if profile:
+            base = installed.url
+            if profile >= 2 and base.startswith("ws://"):
+                base = "wss://" + base[len("ws://"):]
+            return replace(settings, url=base, security_profile=profile)
+        return replace(settings, url=installed.url, security_profile=installed.security_profile)
 
     def _connection(self, ping_interval_s: float | None, password: str | None) -> TransportSettings:
         settings = self.transport_settings

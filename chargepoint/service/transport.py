@@ -55,6 +55,9 @@ class TransportSettings:
     ping_interval_s: float | None = 30.0
     open_timeout_s: float = 10.0
     backoff: tuple[float, float, int] | None = None  # OCPP 2.0.1 B10 (wait minimum, random range, repeats)
+    # The CSMS roots installed through InstallCertificate (1.6 CentralSystemRootCertificate, 2.0.1
+    # CSMSRootCertificate), one PEM bundle: trusted besides ca_file (M05: the CSMS may move to a new root).
+    csms_roots: Path | None = None
 
 
 def station_url(settings: TransportSettings) -> str:
@@ -82,6 +85,12 @@ def build_ssl_context(settings: TransportSettings) -> ssl.SSLContext | None:
         return None
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.csms_roots is not None:
+        try:
+            context.load_verify_locations(cafile=str(settings.csms_roots))
+        except (OSError, ssl.SSLError) as err:
+            # Deleted or damaged since it was handed over: ca_file (or the system store) still applies.
+            log.warning("installed CSMS roots %s not used: %s", settings.csms_roots, err)
     if settings.security_profile == 3 and settings.client_cert and settings.client_key:
         context.load_cert_chain(str(settings.client_cert), str(settings.client_key))
     return context
@@ -182,6 +191,9 @@ class Transport:
     async def run(self) -> None:
         delays = self._delays()
         while not self._stopping:
+            # Cleared before the settings are read, never after the handshake: a reconnect asked for while
+            # a handshake runs (a new client certificate, new settings) or a stop then is not lost.
+            self._reconnect.clear()
             settings = self._settings
             url = station_url(settings)
             headers = {}
@@ -204,10 +216,12 @@ class Transport:
                         # OCPP-J 1.6 §3.1.2: without the agreed subprotocol there is no OCPP session.
                         await ws.close(1002, "subprotocol not agreed")
                         raise TransportError(f"the CSMS did not accept subprotocol {settings.subprotocol}")
+                    if self._stopping:  # stop() came during the handshake, with no connection to close
+                        await ws.close(1000, "station stopping")
+                        return
                     log.info("connected to %s (%s)", url, ws.subprotocol)
                     delays = self._delays()
                     self._ws = ws
-                    self._reconnect.clear()
                     self._handler.on_open(str(ws.subprotocol))
                     reason = await self._receive(ws)
             except (OSError, TimeoutError, TransportError, ConnectionClosed, ssl.SSLError) as err:
@@ -227,7 +241,6 @@ class Transport:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._reconnect.wait()
-            self._reconnect.clear()
 
     async def _receive(self, ws: ClientConnection) -> str:
         receiver = asyncio.ensure_future(self._recv_loop(ws))
