@@ -60,6 +60,7 @@ class SmartCharging:
         self._tx_id = tx_id  # the adapter's transaction id of an EVSE's running transaction
         self.moment: datetime | None = None  # station time of the event being handled
         self.awaiting: dict[int, Profile] = {}  # EVSE id → the TxProfile of a remote start, until its session
+        self._memo: tuple[object, dict[int, float]] | None = None  # the last allocation and what it used
 
     # -- profiles ---------------------------------------------------------------------------------
 
@@ -172,7 +173,18 @@ class SmartCharging:
         return limit_at(self.store.profiles.values(), self.evse_limits(evse), moment)
 
     def allocate(self, evses: dict[int, Evse], moment: datetime) -> dict[int, float]:
-        """What each EVSE may offer at ``moment`` (0 for those that may not charge)."""
+        """What each EVSE may offer at ``moment`` (0 for those that may not charge). The charging rules ask
+        once per EVSE within one event: the answer is kept while nothing it depends on changes."""
+        key = (moment, tuple(self.store.profiles.values()),
+               tuple((e.evse_id, may_charge(e), _drawing(e), self._tx_id(e) if e.transaction else None,
+                      e.session.start_time if e.session else None) for e in evses.values()))
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        offers = self._allocate(evses, moment)
+        self._memo = (key, offers)
+        return offers
+
+    def _allocate(self, evses: dict[int, Evse], moment: datetime) -> dict[int, float]:
         caps = {e.evse_id: self.limit(e, moment).amps for e in evses.values()}
         station = limit_at(self.store.profiles.values(), self.station_limits(evses.values()), moment).amps
         shared = len(evses) > 1 or station < min(caps.values(), default=math.inf)
