@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("message_cost", "tap_to_contactor", "memory_start", "flash", "meter_poll")
+BENCHMARKS = ("message_cost", "tap_to_contactor", "memory_start", "flash", "meter_poll", "smart_cost")
 
 
 def main() -> int:
