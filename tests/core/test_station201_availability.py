@@ -737,3 +737,18 @@ def test_an_unknown_action_is_not_implemented() -> None:
     d.connect()
     reply = d.csms_call("MakeCoffee", {"sugar": 2}, uid="mc")
     assert reply[0] == 4 and reply[1] == "mc" and reply[2] == "NotImplemented", reply
+
+
+def test_notify_event_ids_keep_counting_after_a_restart() -> None:
+    """N07: eventId identifies an event (its ``cleared`` one refers to it): no reuse after a restart."""
+    d = Driver201()
+    d.connect()
+    d.feed(FaultRaised(1, FaultCode.GROUND_FAILURE, "rcd"))
+    d.serve()
+    first = [e["eventId"] for c in d.calls("NotifyEvent") for e in c[3]["eventData"]]
+    again = Driver201(dict(d.store), start=d.now.later(5))
+    again.connect()
+    again.feed(FaultRaised(1, FaultCode.GROUND_FAILURE, "rcd"))
+    again.serve()
+    later = [e["eventId"] for c in again.calls("NotifyEvent") for e in c[3]["eventData"]]
+    assert later and min(later) > max(first)

@@ -1,9 +1,10 @@
 """The OCPP 2.0.1 charging station as a pure object: events and ``now`` in, actions and a deadline out.
 
 This file owns the state and the connection-level behaviour: restoring from disk, B01-B04
-BootNotification (Accepted / Pending / Rejected, with the boot reason), Heartbeat and the clock offset,
-G01 StatusNotification per connector, hardware faults as N07 NotifyEvent on the component they concern, and
-timer dispatch. Transactions live in ``transactions.py`` (block E, J), incoming CSMS calls in ``calls.py``.
+BootNotification (Accepted / Pending / Rejected, with the boot reason), Heartbeat and the clock offset, and
+event and timer dispatch. Transactions live in ``transactions.py`` (block E, J), incoming CSMS calls in
+``calls.py``, G01 StatusNotification in ``status.py``, hardware faults as N07 NotifyEvent in ``faults.py``,
+the B09/B10 network profiles in ``network.py`` and the device model's live values in ``live.py``.
 The charging rules themselves are the domain's (``chargepoint.core.domain.charging``), shared with 1.6.
 """
 
@@ -17,7 +18,7 @@ from chargepoint.core.actions import Action, ConfigureConnection, Log, Persist, 
 from chargepoint.core.clock import Now, format_timestamp, parse_timestamp
 from chargepoint.core.domain import charging
 from chargepoint.core.domain.auth import AuthorizationCache, LocalList
-from chargepoint.core.domain.evse import Evse, EvsePhase, Reservation
+from chargepoint.core.domain.evse import Evse, Reservation
 from chargepoint.core.domain.info import StationInfo
 from chargepoint.core.domain.maintenance import Maintenance
 from chargepoint.core.domain.security import SecurityState
@@ -45,9 +46,11 @@ from chargepoint.core.events import (
     TransportClosed,
     TransportOpened,
 )
-from chargepoint.core.ocpp201 import calls, firmware, security, smart, transactions
+from chargepoint.core.ocpp201 import calls, faults, firmware, live, network, security, smart, transactions
+from chargepoint.core.ocpp201 import status as connectors
 from chargepoint.core.ocpp201.device_model import DeviceModel
-from chargepoint.core.ocpp201.variables import VariableRef, evse_layout, extra_specs
+from chargepoint.core.ocpp201.faults import FAULT_COMPONENT as FAULT_COMPONENT  # re-exported for the tests
+from chargepoint.core.ocpp201.variables import evse_layout, extra_specs
 from chargepoint.core.ocpp201.variables import station_overrides as model_overrides
 from chargepoint.core.rpc.endpoint import DEFERRED, Deferred, Endpoint, JsonObject, Outgoing
 from chargepoint.core.rpc.framing import Call, CallError, Dialect
@@ -57,37 +60,6 @@ from hal.types import FaultCode
 
 META = "meta"
 BOOT_RETRY_S = 30.0  # when the CSMS gives no interval with Pending/Rejected, or the call fails
-METER_FAULT_AFTER = 3  # consecutive failed reads before the meter counts as failed
-
-# G01: the connector status from the domain phase (ConnectorStatusEnumType).
-CONNECTOR_STATUS = {
-    EvsePhase.AVAILABLE: "Available",
-    EvsePhase.PREPARING: "Occupied",
-    EvsePhase.CHARGING: "Occupied",
-    EvsePhase.SUSPENDED_EV: "Occupied",
-    EvsePhase.SUSPENDED_EVSE: "Occupied",
-    EvsePhase.FINISHING: "Occupied",
-    EvsePhase.RESERVED: "Reserved",
-    EvsePhase.UNAVAILABLE: "Unavailable",
-    EvsePhase.FAULTED: "Faulted",
-}
-
-# N07 / Part 2 appendix "physical components": where each hardware fault shows in the device model
-# (component, variable). ``None`` as component means the EVSE itself (or the station for EVSE 0).
-FAULT_COMPONENT: dict[FaultCode, tuple[str | None, str]] = {
-    FaultCode.CONNECTOR_LOCK_FAILURE: ("ConnectorPlugRetentionLock", "Problem"),
-    FaultCode.EV_COMMUNICATION_ERROR: ("ControlPilot", "Problem"),
-    FaultCode.GROUND_FAILURE: ("RCD", "Tripped"),
-    FaultCode.HIGH_TEMPERATURE: ("TemperatureSensor", "Problem"),
-    FaultCode.INTERNAL_ERROR: ("Controller", "Problem"),
-    FaultCode.OVER_CURRENT_FAILURE: ("OverCurrentProtection", "Operated"),
-    FaultCode.OVER_VOLTAGE: ("ElectricalFeed", "Problem"),
-    FaultCode.UNDER_VOLTAGE: ("ElectricalFeed", "Problem"),
-    FaultCode.POWER_METER_FAILURE: ("PowerMeter", "Problem"),
-    FaultCode.POWER_SWITCH_FAILURE: ("PowerContactor", "Problem"),
-    FaultCode.READER_FAILURE: ("TokenReader", "Problem"),
-}
-
 BOOT_REASONS = frozenset({"ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset",
                           "ScheduledReset", "Triggered", "Unknown", "Watchdog"})
 
@@ -111,7 +83,7 @@ class Station201:
                 "SecurityProfile": info.security_profile,
             },
         )
-        self.model = DeviceModel(self.settings, layout, self._live)
+        self.model = DeviceModel(self.settings, layout, lambda ref: live.value(self, ref))
         self.evses: dict[int, Evse] = {
             s.evse_id: Evse(s.evse_id, s.max_current_a, s.phases) for s in info.evses
         }
@@ -262,13 +234,7 @@ class Station201:
             case MeterSampled(evse_id, sample):
                 return self._on_sample(evse_id, sample, now)
             case MeterReadFailed(evse_id, reason):
-                evse = self.evses.get(evse_id)
-                if evse is None:
-                    return []
-                evse.meter_failures += 1
-                if evse.meter_failures == METER_FAULT_AFTER:
-                    return self._on_fault(evse_id, FaultCode.POWER_METER_FAILURE, f"meter: {reason}", now)
-                return []
+                return faults.meter_read_failed(self, evse_id, reason, now)
             case ContactorChanged(evse_id, closed):
                 evse = self.evses.get(evse_id)
                 if evse is None:
@@ -276,9 +242,9 @@ class Station201:
                 evse.contactor_closed = closed
                 return transactions.on_contactor(self, evse, now)
             case FaultRaised(evse_id, code, info):
-                return self._on_fault(evse_id, code, info, now)
+                return faults.on_fault(self, evse_id, code, info, now)
             case FaultCleared(evse_id, code):
-                return self._on_fault_cleared(evse_id, code, now)
+                return faults.on_fault_cleared(self, evse_id, code, now)
             case LockResult(evse_id, locked, ok):
                 return calls.on_lock_result(self, evse_id, locked, ok)
             case TransportOpened():
@@ -289,7 +255,7 @@ class Station201:
                     self.offline_since = now.monotonic
                 actions: list[Action] = [Log(logging.INFO, f"offline: {reason}"), *self.endpoint.closed(now),
                                          *security.on_connection_failed(self, reason, now)]
-                return actions if was_open else actions + self._next_profile_if_failing()
+                return actions if was_open else actions + network.next_profile_if_failing(self)
             case Restored(records):
                 return self._restore(records, now)
             case SystemClockSet(shift_s):
@@ -310,10 +276,7 @@ class Station201:
             return []
         evse.last_sample = sample  # type: ignore[assignment]
         evse.sample_at = self.smart.moment
-        actions: list[Action] = []
-        if evse.meter_failures >= METER_FAULT_AFTER:
-            actions += self._on_fault_cleared(evse_id, FaultCode.POWER_METER_FAILURE, now)
-        evse.meter_failures = 0
+        actions = faults.meter_read_ok(self, evse, now)
         if evse_id in self.power_loss:
             actions += transactions.finish_power_loss(self, evse_id, now)
         return actions
@@ -332,6 +295,8 @@ class Station201:
         self.boot_count = (boot_count if isinstance(boot_count, int) else 0) + 1
         tx_seq = meta.get("tx_seq", 0)
         self.tx_seq = tx_seq if isinstance(tx_seq, int) else 0
+        event_seq = meta.get("event_seq", 0)  # NotifyEvent eventIds keep counting across restarts
+        self.event_seq = event_seq if isinstance(event_seq, int) else 0
         reason = meta.get("boot_reason")
         self.boot_reason = reason if isinstance(reason, str) and reason in BOOT_REASONS else "PowerUp"
         last = meta.get("last_time")
@@ -343,9 +308,7 @@ class Station201:
             if key == "0" and isinstance(value, bool):
                 self.station_operative = value
         self.endpoint.restore(rows.get("outbox", []), self.boot_count)
-        for key, value in rows.get("network_profile", []):
-            if isinstance(value, dict):
-                self.network_profiles[key] = value
+        network.restore(self, rows.get("network_profile", []))
         actions: list[Action] = [
             Persist(META, "boot_count", self.boot_count),
             Persist(META, "boot_reason", "PowerUp"),  # B01: the next boot is a power-up unless told otherwise
@@ -363,62 +326,6 @@ class Station201:
         self.timers.set("lasttime", now.monotonic + 60)
         return actions
 
-    # -- faults (N07 NotifyEvent) ----------------------------------------------------------------------
-
-    def _on_fault(self, evse_id: int, code: FaultCode, info: str, now: Now) -> list[Action]:
-        if evse_id == 0:
-            if code in self.station_faults:
-                return []
-            self.station_faults[code] = info
-            return [Log(logging.WARNING, f"station fault {code.value}: {info}"),
-                    *self.notify_fault(0, code, info, True, now)]
-        evse = self.evses.get(evse_id)
-        if evse is None or code in evse.faults:
-            return []
-        evse.faults[code] = info
-        return [
-            Log(logging.WARNING, f"EVSE {evse_id} fault {code.value}: {info}"),
-            *charging.apply_energy(self, evse),
-            *self.notify_fault(evse_id, code, info, True, now),
-        ]
-
-    def _on_fault_cleared(self, evse_id: int, code: FaultCode, now: Now) -> list[Action]:
-        if evse_id == 0:
-            if self.station_faults.pop(code, None) is None:
-                return []
-            return [Log(logging.INFO, f"station fault {code.value} cleared"),
-                    *self.notify_fault(0, code, "", False, now)]
-        evse = self.evses.get(evse_id)
-        if evse is None or evse.faults.pop(code, None) is None:
-            return []
-        return [Log(logging.INFO, f"EVSE {evse_id} fault {code.value} cleared"),
-                *charging.apply_energy(self, evse),
-                *self.notify_fault(evse_id, code, "", False, now)]
-
-    def notify_fault(self, evse_id: int, code: FaultCode, info: str, active: bool, now: Now) -> list[Action]:
-        """N07.FR: a hardwired problem reported as an Alerting event on its component; ``cleared`` ends it."""
-        name, variable = FAULT_COMPONENT.get(code, (None, "Problem"))
-        component: JsonObject = {"name": name or ("EVSE" if evse_id else "ChargingStation")}
-        if evse_id:
-            component["evse"] = {"id": evse_id}
-        self.event_seq += 1
-        event: JsonObject = {
-            "eventId": self.event_seq,
-            "timestamp": self.timestamp(now),
-            "trigger": "Alerting",
-            "actualValue": "true" if active else "false",
-            "component": component,
-            "variable": {"name": variable},
-            "eventNotificationType": "HardWiredNotification",
-            "techCode": code.value,
-        }
-        if info:
-            event["techInfo"] = info[:500]
-        if not active:
-            event["cleared"] = True
-        payload: JsonObject = {"generatedAt": self.timestamp(now), "seqNo": 0, "eventData": [event]}
-        return [Persist(META, "event_seq", self.event_seq), *self.enqueue("NotifyEvent", payload, now)]
-
     # -- connection and boot ---------------------------------------------------------------------------
 
     def _on_open(self, now: Now) -> list[Action]:
@@ -428,11 +335,7 @@ class Station201:
             self.timers.cancel("boot")
             actions += self.send_boot(now)
         else:
-            # B04 / OCPPCommCtrlr.OfflineThreshold: after a long outage every status is sent again;
-            # after a short one only what changed (we keep what we reported).
-            threshold = self.settings.int("OCPPCommCtrlr.OfflineThreshold")
-            if self.offline_since is None or now.monotonic - self.offline_since >= threshold:
-                self.reported.clear()
+            connectors.reconnected(self, now)
         self.offline_since = None
         actions += self.endpoint.opened(now)
         return actions
@@ -456,42 +359,13 @@ class Station201:
 
     # -- network profiles (B09, B10) ------------------------------------------------------------------
 
-    def priority(self) -> tuple[str, ...]:
-        return self.settings.csl("OCPPCommCtrlr.NetworkConfigurationPriority") or ("1",)
-
     def slot(self) -> str:
-        slots = self.priority()
-        return slots[self.slot_index % len(slots)]
-
-    def endpoint_for(self, slot: str) -> tuple[str, int]:
-        """The URL and security profile of a slot; slot 1 without a profile is the installer's config."""
-        profile = self.network_profiles.get(slot)
-        if profile is None:
-            return ("", 0)
-        url, security = profile.get("ocppCsmsUrl"), profile.get("securityProfile")
-        return (str(url), security if isinstance(security, int) else 0)
-
-    def _next_profile_if_failing(self) -> list[Action]:
-        """B10.FR.01: after NetworkProfileConnectionAttempts failed attempts, the next profile in
-        NetworkConfigurationPriority (wrapping round to the first)."""
-        self.connect_failures += 1
-        slots = self.priority()
-        attempts = self.settings.int("OCPPCommCtrlr.NetworkProfileConnectionAttempts")
-        if len(slots) < 2 or self.connect_failures < attempts:
-            return []
-        self.connect_failures = 0
-        self.slot_index = (self.slot_index + 1) % len(slots)
-        return [Log(logging.WARNING, f"CSMS unreachable: trying network profile {self.slot()}"),
-                self.connection_settings()]
+        """The configurationSlot of the network profile in use (``network.py``)."""
+        return network.slot(self)
 
     def connection_settings(self) -> ConfigureConnection:
-        """WebSocketPingInterval and a BasicAuthPassword the CSMS set (A01: replaces the installer's)."""
-        key = self.settings.str("AuthorizationKey")
-        backoff = (float(self.settings.int("OCPPCommCtrlr.RetryBackOffWaitMinimum")),
-                   float(self.settings.int("OCPPCommCtrlr.RetryBackOffRandomRange")),
-                   self.settings.int("OCPPCommCtrlr.RetryBackOffRepeatTimes"))
-        return ConfigureConnection(float(self.settings.int("WebSocketPingInterval")), key or None, backoff,
-                                   self.endpoint_for(self.slot()))
+        """The shell's connection settings for the profile in use (``network.py``)."""
+        return network.connection_settings(self)
 
     def enqueue(self, action: str, payload: JsonObject, now: Now, *, durable: bool = False,
                 meta: JsonObject | None = None) -> list[Action]:
@@ -530,10 +404,7 @@ class Station201:
             self.timers.set("boot", now.monotonic + BOOT_RETRY_S)
             return []
         if msg.action == "StatusNotification" and error is None:
-            # B04.FR.02: a status dropped with the connection is not reported: send it after reconnecting.
-            evse_id = msg.payload.get("evseId")
-            if isinstance(evse_id, int) and self.reported.get(evse_id) == msg.payload.get("connectorStatus"):
-                del self.reported[evse_id]
+            connectors.dropped(self, msg)  # B04.FR.02: sent again after reconnecting
             return []
         return transactions.on_failure(self, msg, error, now)
 
@@ -574,71 +445,14 @@ class Station201:
     # -- status (G01) ----------------------------------------------------------------------------------
 
     def connector_status(self, evse: Evse) -> str:
-        if not self.station_operative and evse.transaction is None and not evse.faults:
-            return "Unavailable"
-        phase = evse.phase()
-        if phase is EvsePhase.PREPARING and evse.reservation is not None and evse.session is None:
-            return "Reserved"  # G01.FR.09: an EV plugged in without the holder's token keeps it Reserved
-        if phase is EvsePhase.AVAILABLE and self.station_reservation is not None:
-            free = [e for e in self.evses.values() if e.phase() is EvsePhase.AVAILABLE]
-            if len(free) <= 1:
-                return "Reserved"  # H01: a reservation for any EVSE holds the last free one
-        return CONNECTOR_STATUS[phase]
+        return connectors.connector_status(self, evse)
 
     def sync_status(self, now: Now) -> list[Action]:
-        """G01.FR.01: a StatusNotification for every connector whose status changed. Not while offline:
-        what changed is reported after the reconnect (B04.FR.01/02), nothing stale is queued."""
-        if self.boot_status != "Accepted" or not self.endpoint.connected:
-            return []
-        actions: list[Action] = []
-        for evse in self.evses.values():
-            status = self.connector_status(evse)
-            if self.reported.get(evse.evse_id) != status:
-                actions += self.report_status(evse, status, now)
-        return actions
+        """G01.FR.01: report every connector whose status changed (``status.py``)."""
+        return connectors.sync_status(self, now)
 
     def report_status(self, evse: Evse, status: str, now: Now, triggered: bool = False) -> list[Action]:
-        self.reported[evse.evse_id] = status
-        payload: JsonObject = {
-            "timestamp": self.timestamp(now),
-            "connectorStatus": status,
-            "evseId": evse.evse_id,
-            "connectorId": 1,
-        }
-        meta: JsonObject = {"triggered": True} if triggered else {}
-        return [Log(logging.INFO, f"EVSE {evse.evse_id} connector 1: {status}"),
-                *self.enqueue("StatusNotification", payload, now, meta=meta)]
-
-    # -- the device model's live values ----------------------------------------------------------------
-
-    def _live(self, ref: VariableRef) -> str | None:
-        component = ref.component
-        evse = self.evses.get(component.evse) if component.evse is not None else None
-        if ref.name == "DateTime":
-            return self.last_timestamp
-        if ref.name == "AvailabilityState":
-            if component.name == "ChargingStation":
-                return "Available" if self.station_operative else "Unavailable"
-            return self.connector_status(evse) if evse is not None else None
-        if ref.name == "Problem":
-            if component.name == "ChargingStation":
-                return "true" if self.station_faults else "false"
-            return ("true" if evse.faults else "false") if evse is not None else None
-        if ref.name == "Power" and evse is not None:
-            sample = evse.last_sample
-            return f"{sample.power_w:g}" if sample is not None and sample.power_w is not None else "0"
-        if ref.name == "Entries" and component.name == "LocalAuthListCtrlr":
-            return str(len(self.local_list))
-        if ref.name == "Storage" and component.name == "AuthCacheCtrlr":
-            return str(len(self.cache) * 64)
-        if ref.name == "CertificateEntries":
-            count = security.certificate_entries(self)
-            return None if count is None else str(count)
-        if ref.name == "Entries" and component.name == "SmartChargingCtrlr":
-            return str(len(self.smart.store.profiles))
-        if ref.name == "Entries":
-            return "0"
-        return None
+        return connectors.report_status(self, evse, status, now, triggered)
 
     # -- timers ----------------------------------------------------------------------------------------
 
