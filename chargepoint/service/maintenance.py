@@ -53,6 +53,7 @@ FIRMWARE_DIR = "firmware"
 UPLOAD_DIR = "uploads"
 LOG_DIR = "logs"
 SECURITY_LOG = "security.log"
+SECURITY_LOG_MAX_BYTES = 1 << 20  # about ten thousand events; one older generation is kept
 RESERVE_BYTES = 16 * 1024 * 1024  # left free beside a firmware image: the state database must still grow
 TRANSFER_TIMEOUT_S = 60.0  # per network wait, not per transfer (see transfer.py)
 INSTALL_TIMEOUT_S = 30 * 60.0  # an install hook flashing a partition may take minutes, never forever
@@ -547,6 +548,9 @@ class Maintenance:
             raise ValueError(f"bad file name {file_name!r}")
         name = file_name.removesuffix(".tar.gz") or kind
         sources = [self.log_dir] if kind == "diagnostics" and self.log_dir.is_dir() else []
+        older = self.security_log.with_name(SECURITY_LOG + ".1")
+        if older.exists():
+            sources.append(older)  # the generation before the last rotation, filtered by period too
         security = self.security_log if self.security_log.exists() else None
         out = self.state_dir / UPLOAD_DIR
         archive = logbundle.bundle(out, sources, since=since, until=until, security_log=security, name=name)
@@ -594,8 +598,12 @@ def _moment(value: object) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _append_synced(path: Path, text: str) -> None:
-    """Append ``text`` and fsync: a security event is evidence and must survive a power cut."""
+def _append_synced(path: Path, text: str, max_bytes: int = SECURITY_LOG_MAX_BYTES) -> None:
+    """Append ``text`` and fsync: a security event is evidence and must survive a power cut. A log past
+    ``max_bytes`` becomes ``<name>.1`` first (one older generation kept), so flash use stays bounded."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size + len(text) > max_bytes:
+            os.replace(path, path.with_name(path.name + ".1"))
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         data = memoryview(text.encode())

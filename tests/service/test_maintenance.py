@@ -819,3 +819,20 @@ async def test_serve_routes_the_actions_and_switches_the_client_certificate(tmp_
         await csms.close()
     assert not any(isinstance(h, logging.handlers.RotatingFileHandler)
                    for h in logging.getLogger().handlers)
+
+
+def test_the_security_log_rotates_and_keeps_one_older_generation(tmp_path: Path) -> None:
+    """Bounded flash: past the size limit the log becomes security.log.1 (the older one is dropped)."""
+    from chargepoint.service.maintenance import _append_synced
+
+    log_path = tmp_path / "security.log"
+    for n in range(30):
+        line = f"2026-12-02T10:00:{n:02d}.000Z StartupOfTheDevice boot {n}\n"
+        _append_synced(log_path, line, max_bytes=400)
+    older = tmp_path / "security.log.1"
+    assert older.exists() and log_path.stat().st_size <= 400 and older.stat().st_size <= 400
+    lines = older.read_text().splitlines() + log_path.read_text().splitlines()
+    assert lines[-1].endswith("boot 29") and all("StartupOfTheDevice" in line for line in lines)
+    numbers = [int(line.rsplit(" ", 1)[1]) for line in lines]
+    # Nothing in between is lost: the two generations hold consecutive events.
+    assert numbers == sorted(numbers) and numbers[-1] - numbers[0] == len(numbers) - 1
