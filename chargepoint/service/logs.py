@@ -40,11 +40,16 @@ _SECRET_RE = re.compile(
 _URL_USERINFO_RE = re.compile(r'([A-Za-z][A-Za-z0-9+.-]*://)[^/?#"\s]*@')
 
 
+def hide_url_credentials(text: str) -> str:
+    """``text`` with every ``user:password@`` of a URL in it replaced by ``***@``."""
+    return _URL_USERINFO_RE.sub(r"\1***@", text)
+
+
 def redact(text: str) -> str:
     """``text`` with id tokens cut to 4 characters, passwords / keys replaced by ``***`` and URL credentials
     by ``***@``."""
     text = _SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + '***"', text)
-    text = _URL_USERINFO_RE.sub(r"\1***@", text)
+    text = hide_url_credentials(text)
     text = _NESTED_TOKEN_RE.sub(lambda m: f'"{m.group(1)}":{{"idToken":"{m.group(2)}…"', text)
     return _TOKEN_RE.sub(lambda m: f'"{m.group(1)}":"{m.group(2)}…"', text)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import errno
 import logging
-import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from chargepoint.service.logs import hide_url_credentials
 
 __all__ = [
     "CHUNK",
@@ -37,7 +38,6 @@ Progress = Callable[[int, int | None], None]
 
 CHUNK = 64 * 1024
 _PORTS = {"http": 80, "https": 443, "ftp": 21, "ftps": 21}
-_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 class Reason(StrEnum):
@@ -69,7 +69,7 @@ class TransferError(Exception):
 
 def redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``, for logs and error messages."""
-    return _USERINFO_RE.sub(r"\1***@", url)
+    return hide_url_credentials(url)
 
 
 @dataclass(frozen=True)

@@ -364,3 +364,14 @@ def test_the_limit_is_sent_again_when_the_controller_comes_back(version: str) ->
     assert offers(d)[-1] == 0.0
     d.feed(FaultCleared(1, FaultCode.INTERNAL_ERROR))
     assert offers(d)[-1] == 13.0
+
+
+@VERSIONS
+def test_a_composite_schedule_for_no_time_or_an_unknown_evse_is_rejected(version: str) -> None:
+    """Bad input gets a clear answer and changes nothing: duration 0 or an EVSE that does not exist."""
+    d = connected(version)
+    key = "evseId" if version == "2.0.1" else "connectorId"
+    assert d.csms_call("GetCompositeSchedule", {key: 1, "duration": 0}, uid="g0")[2]["status"] == "Rejected"
+    assert d.csms_call("GetCompositeSchedule", {key: 9, "duration": 60}, uid="g9")[2]["status"] == "Rejected"
+    periods = composite(d, 1, 60)["chargingSchedulePeriod"]
+    assert [(p["startPeriod"], p["limit"]) for p in periods] == [(0, 32.0)]

@@ -211,7 +211,10 @@ async def test_201_external_limit_is_notified_and_profiles_are_reported(csms: Cs
         assert (await rig.sim("limit", "1", "off"))["ok"] is True
         await rig.wait_amps(lambda a: a > 15.0)
         await csms.wait_for(lambda: any(a == "ClearedChargingLimit" for a, _ in csms.limits), 30)
-        assert (await rig.sim("limit", "9", "8"))["ok"] is False
+        assert (await rig.sim("limit", "9", "8"))["ok"] is False  # no such EVSE
+        refused = await rig.sim("limit", "1", "lots")
+        assert refused["ok"] is False and "usage: limit EVSE AMPS|off" in str(refused["error"])
+        assert (await rig.sim("status"))["evses"][0]["limited_by"] != "ChargingStationExternalConstraints"
         assert not csms.violations
     finally:
         await rig.stop()

@@ -111,7 +111,7 @@ def on_token(st: Host, token: str, now: Now) -> list[Action]:
         if session is None or session.ended:
             continue
         same = session.id_tag == token
-        # Stopping with a token of the same group (parentIdTag), known locally (1.6 §3.3.3? / §5.16).
+        # Stopping with a token of the same group (parentIdTag), known locally (1.6 §5.16).
         group = info is not None and info.parent is not None and info.parent == session.parent
         if same or group:
             if session.started:

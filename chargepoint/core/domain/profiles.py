@@ -193,7 +193,7 @@ class ProfileStore:
         if profile.kind is Kind.RECURRING and (profile.recurrency is None or s.start is None):
             return Reason.INVALID_PROFILE  # K01.FR.40: a recurring profile needs its start and kind
         if profile.kind is Kind.ABSOLUTE and s.start is None:
-            return Reason.INVALID_PROFILE  # K01.FR.41? an absolute schedule has a startSchedule
+            return Reason.INVALID_PROFILE  # K01: an absolute schedule has a startSchedule
         if profile.kind is Kind.RELATIVE and s.start is not None:
             return Reason.INVALID_PROFILE  # K01.FR.41: a relative schedule has none
         if (profile.valid_from is not None and profile.valid_to is not None
@@ -228,7 +228,7 @@ class ProfileStore:
     def matching(self, profile_id: int | None = None, evse_id: int | None = None,
                  purpose: Purpose | None = None, stack_level: int | None = None) -> list[Profile]:
         """Profiles that fit every criterion given (1.6 ClearChargingProfile / 2.0.1 K10, K09 criteria).
-        External constraints are never matched: the CSMS may not clear them (K10.FR.04?)."""
+        External constraints are never matched: the CSMS may not clear them (K10)."""
         out = []
         for p in self.profiles.values():
             if p.purpose is Purpose.EXTERNAL and purpose is not Purpose.EXTERNAL:
@@ -249,7 +249,7 @@ class ProfileStore:
             self.profiles.pop(key, None)
 
     def end_transaction(self, evse_id: int) -> list[int]:
-        """A TxProfile ends with its transaction (1.6 §3.13.3 / K01.FR.?): the ids removed."""
+        """A TxProfile ends with its transaction (1.6 §3.13.3 / 2.0.1 K01): the ids removed."""
         gone = [p.profile_id for p in self.profiles.values()
                 if p.purpose is Purpose.TX and p.evse_id == evse_id]
         self.remove(gone)

@@ -125,7 +125,7 @@ class SmartCharging:
 
     def cleanup(self, evses: dict[int, Evse], authorizing: bool) -> list[Action]:
         """A TxProfile lives only as long as its session: it ends with the transaction (1.6 §3.13.3, 2.0.1
-        K01.FR.?); one that came with a remote start is installed when the session exists and dropped
+        K01); one that came with a remote start is installed when the session exists and dropped
         when no session follows (``authorizing``: an Authorize for a new session is still open)."""
         actions: list[Action] = []
         for evse in evses.values():
